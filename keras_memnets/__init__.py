@@ -1,0 +1,23 @@
+"""keras_memnets: memory networks and related research components for Keras 3."""
+
+from keras_memnets import callbacks
+from keras_memnets import datasets
+from keras_memnets import layers
+from keras_memnets import losses
+from keras_memnets import metrics
+from keras_memnets import models
+from keras_memnets import optimizers
+from keras_memnets import regularizers
+from keras_memnets.version import __version__
+
+__all__ = [
+    "__version__",
+    "callbacks",
+    "datasets",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "regularizers",
+]

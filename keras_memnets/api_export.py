@@ -1,0 +1,21 @@
+"""Registration of public keras_memnets objects with Keras serialization."""
+
+import keras
+
+PACKAGE = "keras_memnets"
+
+
+def register(obj):
+    """Registers `obj` with Keras serialization under the `keras_memnets` package.
+
+    Every public layer, loss, regularizer, metric, optimizer and callback of the
+    library is decorated with this, so that `keras.saving.load_model(...)` finds
+    it as `"keras_memnets>ClassName"` once `keras_memnets` is imported.
+
+    Args:
+        obj: a class or function to register.
+
+    Returns:
+        `obj`, unchanged.
+    """
+    return keras.saving.register_keras_serializable(package=PACKAGE)(obj)

@@ -1,0 +1,3 @@
+"""Public callbacks of keras_memnets."""
+
+__all__ = []

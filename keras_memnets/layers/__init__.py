@@ -1,0 +1,3 @@
+"""Public layers of keras_memnets."""
+
+__all__ = []

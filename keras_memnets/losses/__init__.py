@@ -1,0 +1,3 @@
+"""Public losses of keras_memnets."""
+
+__all__ = []

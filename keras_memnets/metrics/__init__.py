@@ -1,0 +1,3 @@
+"""Public metrics of keras_memnets."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Public models of keras_memnets."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Public optimizers of keras_memnets."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Public regularizers of keras_memnets."""
+
+__all__ = []
