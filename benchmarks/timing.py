@@ -1,0 +1,54 @@
+"""Helpers shared by the benchmarks: interleaved timing with median/min/max."""
+
+import json
+import os
+import platform
+import statistics
+import time
+
+import keras
+
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def interleaved(variants, repeats, warmup=2):
+    """Times `variants` (name -> zero-argument step function), interleaved.
+
+    Each round runs every variant once, in turn, so a slow period of the
+    machine hits all variants alike. Returns name -> list of seconds.
+    """
+    for _ in range(warmup):
+        for fn in variants.values():
+            fn()
+    times = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def summary(seconds):
+    return {
+        "median_s": statistics.median(seconds),
+        "min_s": min(seconds),
+        "max_s": max(seconds),
+        "n": len(seconds),
+    }
+
+
+def write_results(name, payload):
+    """Writes `payload` plus machine facts to `benchmarks/results/<name>-<backend>.json`."""
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    payload = {
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        **payload,
+    }
+    path = os.path.join(RESULTS_DIR, f"{name}-{keras.backend.backend()}.json")
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=2)
+    return path
