@@ -71,6 +71,35 @@ def _train(optimizer, initial_weights):
     return model.get_weights()
 
 
+def _batch_norm_data():
+    """16 rows whose two halves (one per replica) have different means."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((16, 2)).astype("float32")
+    x[8:] += 3.0
+    return x, np.zeros((16, 1), "float32")
+
+
+def _batch_norm_variance(synchronized=False):
+    """The batch variance a BatchNormalization layer sees in one fit step.
+
+    With `momentum=0.0` the moving variance after one step is the variance
+    of the batch the layer normalised with (local or global).
+    """
+    x, y = _batch_norm_data()
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.BatchNormalization(
+                momentum=0.0, **({"synchronized": True} if synchronized else {})
+            ),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    return keras.ops.convert_to_numpy(model.layers[0].moving_variance)
+
+
 def _save(path, results):
     np.savez(path, **{k: np.asarray(v) for k, v in results.items()})
 
@@ -113,6 +142,12 @@ def tf_worker(out_path):
         for i, (a, b) in enumerate(zip(single, mirrored)):
             results[f"{name}_single_{i}"] = a
             results[f"{name}_mirrored_{i}"] = b
+
+    # Batch statistics: each replica normalises with its local batch.
+    results["bn_single"] = _batch_norm_variance()
+    with two.scope():
+        results["bn_parallel"] = _batch_norm_variance()
+        results["bn_parallel_synchronized"] = _batch_norm_variance(True)
 
     # 2. Majority vote through `fit` with two replicas: the global batch of 8
     # is split into rows 0-3 for replica 0 and rows 4-7 for replica 1.
@@ -182,6 +217,14 @@ def jax_worker(out_path):
         for i, (a, b) in enumerate(zip(singles[name], parallel)):
             results[f"{name}_single_{i}"] = a
             results[f"{name}_parallel_{i}"] = b
+
+    # Batch statistics: the sharded program computes them on the global batch.
+    results["bn_parallel"] = _batch_norm_variance()
+    keras.distribution.set_distribution(None)
+    results["bn_single"] = _batch_norm_variance()
+    keras.distribution.set_distribution(
+        keras.distribution.DataParallel(devices=devices)
+    )
 
     # Majority vote cannot see per-device gradients here: it must refuse.
     try:
@@ -322,6 +365,26 @@ def test_mirrored_strategy_equals_single_device(tf_results, name):
     _assert_same_training(tf_results, "mirrored", name)
 
 
+def _global_and_first_replica_variances():
+    x, _ = _batch_norm_data()
+    return x.var(0), x[:8].var(0)
+
+
+@pytest.mark.distributed
+@only_tensorflow
+def test_mirrored_strategy_batch_statistics_are_per_replica(tf_results):
+    # Each replica normalises with its own half of the batch; the moving
+    # statistics keep the first replica's (Keras' default aggregation).
+    # `synchronized=True` all-reduces the statistics over the global batch.
+    global_variance, first_replica = _global_and_first_replica_variances()
+    assert np.all(global_variance > 2 * first_replica)
+    np.testing.assert_allclose(tf_results["bn_single"], global_variance, rtol=1e-4)
+    np.testing.assert_allclose(tf_results["bn_parallel"], first_replica, rtol=1e-4)
+    np.testing.assert_allclose(
+        tf_results["bn_parallel_synchronized"], global_variance, rtol=1e-4
+    )
+
+
 @pytest.mark.distributed
 @only_tensorflow
 def test_majority_vote_in_fit_with_two_replicas(tf_results):
@@ -381,6 +444,14 @@ def test_majority_vote_in_custom_loop_with_three_replicas(tf_results, momentum):
 def test_jax_data_parallel_equals_single_device(jax_results, name):
     assert int(jax_results["devices"]) == 2
     _assert_same_training(jax_results, "parallel", name)
+
+
+@pytest.mark.distributed
+@only_jax
+def test_jax_data_parallel_batch_statistics_are_global(jax_results):
+    global_variance, _ = _global_and_first_replica_variances()
+    np.testing.assert_allclose(jax_results["bn_single"], global_variance, rtol=1e-4)
+    np.testing.assert_allclose(jax_results["bn_parallel"], global_variance, rtol=1e-4)
 
 
 @pytest.mark.distributed
