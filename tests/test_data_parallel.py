@@ -11,6 +11,7 @@ The TensorFlow checks run when the suite runs on the TensorFlow backend, the
 JAX checks on the JAX backend, so each backend's run pays for one subprocess.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -162,6 +163,19 @@ def tf_worker(out_path):
     global_y = np.concatenate([y[0], y[1]], axis=1).reshape(-1, 3)
     model.fit(global_x, global_y, batch_size=8, shuffle=False, verbose=0)
     results["fit_vote_kernel"], results["fit_vote_bias"] = model.get_weights()
+
+    # Outside `strategy.run` the replicas' gradients are gone: the vote must
+    # refuse rather than sign an already summed gradient.
+    with two.scope():
+        variable = keras.Variable(np.zeros((2,), "float32"))
+        optimizer = SignSGD(0.1, majority_vote=True)
+    for where, scope in (("outside", contextlib.nullcontext()), ("scope", two.scope())):
+        try:
+            with scope:
+                optimizer.apply_gradients([(tf.constant([1.0, -1.0]), variable)])
+            results[f"cross_replica_error_{where}"] = ""
+        except ValueError as error:
+            results[f"cross_replica_error_{where}"] = str(error)
 
     # 3. Majority vote in a custom loop with three replicas, each handed its
     # own batch explicitly, with and without momentum.
@@ -407,6 +421,14 @@ def test_majority_vote_in_fit_with_two_replicas(tf_results):
         0.1,
     )
     assert np.abs(mean_kernel - kernel).max() > 0.05
+
+
+@pytest.mark.distributed
+@only_tensorflow
+def test_majority_vote_refuses_cross_replica_context(tf_results):
+    for where in ("outside", "scope"):
+        message = str(tf_results[f"cross_replica_error_{where}"])
+        assert "replica context" in message, where
 
 
 @pytest.mark.distributed

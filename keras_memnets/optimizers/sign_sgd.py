@@ -51,15 +51,19 @@ class SignSGD(keras.optimizers.Optimizer):
     Majority vote needs the gradients of each replica before they are
     summed. The TensorFlow backend exposes them under every
     `tf.distribute` strategy that all-reduces in a replica context
-    (`MirroredStrategy`, `MultiWorkerMirroredStrategy`, `TPUStrategy`), and
-    the vote is implemented there. The JAX backend (`keras.distribution`)
+    (`MirroredStrategy`, `MultiWorkerMirroredStrategy`), and the vote is
+    implemented there; applying gradients outside `strategy.run` of a
+    multi-replica strategy raises a `ValueError`, since those gradients are
+    no longer each replica's own. The JAX backend (`keras.distribution`)
     and the PyTorch backend (`torch.distributed`) hand the optimizer
     gradients that are already averaged over replicas, so when
     `majority_vote=True` meets more than one replica on those backends the
     optimizer raises a `ValueError` when it is built (first `apply`)
-    instead of silently averaging. With a single replica the vote of one
-    is the sign of its gradient, and `majority_vote=True` trains exactly
-    like `majority_vote=False` on every backend.
+    instead of silently averaging. With a single replica, every backend
+    accepts `majority_vote=True`: the vote of one replica is the sign of its
+    gradient, so with `momentum=0` it trains exactly like
+    `majority_vote=False`, and with momentum the momentum accumulates
+    `sign(g)` instead of `g`.
 
     The optimizer variables (`momentum` when `momentum > 0`, `error` when
     `error_feedback=True`, one per trainable variable, in the model's
@@ -231,11 +235,15 @@ class SignSGD(keras.optimizers.Optimizer):
             return super()._all_reduce_sum_gradients(grads_and_vars)
         import tensorflow as tf
 
-        strategy = tf.distribute.get_strategy()
-        if (
-            tf.distribute.get_replica_context() is None
-            and strategy.num_replicas_in_sync > 1
-        ):
+        # The optimizer's own strategy (captured at construction) or the
+        # current one may have several replicas; the gradients are only each
+        # replica's own inside `strategy.run` of a strategy with that many.
+        current = tf.distribute.get_strategy().num_replicas_in_sync
+        replicas = max(current, self._distribution_strategy.num_replicas_in_sync)
+        in_replica_context = (
+            tf.distribute.get_replica_context() is not None and current == replicas
+        )
+        if replicas > 1 and not in_replica_context:
             raise ValueError(
                 "SignSGD(majority_vote=True) must be applied in a replica "
                 "context (inside `strategy.run`, as `model.fit` does), where "
