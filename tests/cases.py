@@ -10,9 +10,24 @@ from tests.harness import Case  # noqa: F401
 
 CASES = [
     Case(SignSGD, "optimizer", dict(learning_rate=0.01), id="sign"),
-    Case(SignSGD, "optimizer", dict(learning_rate=0.01, momentum=0.9, nesterov=True, weight_decay=0.01), id="signum_nesterov"),
-    Case(SignSGD, "optimizer", dict(learning_rate=0.01, error_feedback=True, clipnorm=1.0), id="error_feedback"),
-    Case(SignSGD, "optimizer", dict(learning_rate=0.01, majority_vote=True), id="majority_vote"),
+    Case(
+        SignSGD,
+        "optimizer",
+        dict(learning_rate=0.01, momentum=0.9, nesterov=True, weight_decay=0.01),
+        id="signum_nesterov",
+    ),
+    Case(
+        SignSGD,
+        "optimizer",
+        dict(learning_rate=0.01, error_feedback=True, clipnorm=1.0),
+        id="error_feedback",
+    ),
+    Case(
+        SignSGD,
+        "optimizer",
+        dict(learning_rate=0.01, majority_vote=True),
+        id="majority_vote",
+    ),
 ]
 
 # Public callables that are not Keras objects (plain functions, constants):

@@ -361,7 +361,9 @@ def test_resume_from_keras_file_equals_uninterrupted_training(mode):
     assert isinstance(resumed.optimizer, SignSGD)
     assert resumed.optimizer.get_config() == interrupted.optimizer.get_config()
     # The state (iteration, learning rate, momentum or error memory) is restored.
-    restored_state = [keras.ops.convert_to_numpy(v) for v in resumed.optimizer.variables]
+    restored_state = [
+        keras.ops.convert_to_numpy(v) for v in resumed.optimizer.variables
+    ]
     assert len(restored_state) == len(saved_state) == 2 + 4
     for a, b in zip(restored_state, saved_state):
         np.testing.assert_array_equal(a, b)
@@ -391,7 +393,8 @@ def test_resume_without_state_would_differ():
     for xb, yb in schedule[5:]:
         fresh.train_on_batch(xb, yb)
     diff = max(
-        np.abs(a - b).max() for a, b in zip(fresh.get_weights(), uninterrupted.get_weights())
+        np.abs(a - b).max()
+        for a, b in zip(fresh.get_weights(), uninterrupted.get_weights())
     )
     assert diff > 1e-3
 
@@ -414,3 +417,44 @@ def test_small_model_loss_decreases(kwargs):
     model.fit(x, y, batch_size=32, epochs=10, shuffle=False, verbose=0)
     after = model.evaluate(x, y, verbose=0)
     assert after < 0.6 * before, (before, after)
+
+
+# ---------------------------------------------------------------------------
+# Majority vote where the optimizer cannot see per-replica gradients.
+
+
+class _FakeMesh:
+    def __init__(self, n):
+        self.devices = np.empty((n,), dtype=object)
+
+
+class _FakeDistribution:
+    def __init__(self, n):
+        self.device_mesh = _FakeMesh(n)
+
+
+def test_majority_vote_refuses_keras_distribution_with_devices(monkeypatch):
+    monkeypatch.setattr(
+        keras.distribution, "distribution", lambda: _FakeDistribution(4)
+    )
+    variable = keras.Variable(np.zeros((2,), "float32"))
+    with pytest.raises(ValueError, match="majority_vote=True.*4 replicas"):
+        SignSGD(0.1, majority_vote=True).build([variable])
+    # Without the vote, or on one device, the same setting is fine.
+    SignSGD(0.1).build([variable])
+    monkeypatch.setattr(
+        keras.distribution, "distribution", lambda: _FakeDistribution(1)
+    )
+    SignSGD(0.1, majority_vote=True).build([variable])
+
+
+@pytest.mark.skipif(keras.config.backend() != "torch", reason="torch.distributed")
+def test_majority_vote_refuses_torch_distributed(monkeypatch):
+    import torch.distributed
+
+    monkeypatch.setattr(torch.distributed, "is_available", lambda: True)
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
+    variable = keras.Variable(np.zeros((2,), "float32"))
+    with pytest.raises(ValueError, match="2 replicas"):
+        SignSGD(0.1, majority_vote=True).build([variable])
