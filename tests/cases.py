@@ -5,9 +5,29 @@ registry test (`tests/test_public_api.py`) fails for an exported object that
 has no case and no entry in `NOT_KERAS_OBJECTS`.
 """
 
+from keras_memnets.optimizers import SignSGD
 from tests.harness import Case  # noqa: F401
 
 CASES = [
+    Case(SignSGD, "optimizer", dict(learning_rate=0.01), id="sign"),
+    Case(
+        SignSGD,
+        "optimizer",
+        dict(learning_rate=0.01, momentum=0.9, nesterov=True, weight_decay=0.01),
+        id="signum_nesterov",
+    ),
+    Case(
+        SignSGD,
+        "optimizer",
+        dict(learning_rate=0.01, error_feedback=True, clipnorm=1.0),
+        id="error_feedback",
+    ),
+    Case(
+        SignSGD,
+        "optimizer",
+        dict(learning_rate=0.01, majority_vote=True),
+        id="majority_vote",
+    ),
 ]
 
 # Public callables that are not Keras objects (plain functions, constants):

@@ -1,3 +1,5 @@
 """Public optimizers of keras_memnets."""
 
-__all__ = []
+from keras_memnets.optimizers.sign_sgd import SignSGD
+
+__all__ = ["SignSGD"]

@@ -1,0 +1,301 @@
+"""SignSGD, Signum, EF-SignSGD and signSGD with majority vote."""
+
+import numbers
+
+import keras
+from keras import ops
+
+from keras_memnets.api_export import register
+
+
+def _is_real_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+@register
+class SignSGD(keras.optimizers.Optimizer):
+    """Sign-based gradient descent: SignSGD, Signum, EF-SignSGD, majority vote.
+
+    Every parameter moves by the same step size in the direction of the sign
+    of its gradient (or of a statistic of it), whatever the gradient's
+    magnitude. `ops.sign(0)` is `0`, so a parameter whose gradient (or
+    momentum, or error-corrected step) is exactly zero does not move. The
+    modes, for a parameter `w` with gradient `g` and learning rate `lr`:
+
+    - `momentum=0` (SignSGD): `w <- w - lr * sign(g)`.
+    - `momentum=beta > 0` (Signum): `m <- beta * m + (1 - beta) * g`, then
+      `w <- w - lr * sign(m)`. With `nesterov=True` the step is
+      `sign(beta * m + (1 - beta) * g)` with the already updated `m`.
+    - `error_feedback=True` (EF-SignSGD): `p = lr * g + e`,
+      `delta = (||p||_1 / d) * sign(p)` with `d` the number of entries of
+      `w`, `e <- p - delta`, `w <- w - delta`. The step keeps the mean
+      magnitude of `p`, and the error memory `e` carries what the sign
+      dropped into the next step.
+    - `majority_vote=True`: in data-parallel training each replica's
+      gradient is reduced to its sign *before* the cross-replica sum, and
+      the update uses `vote = sign(sum_r sign(g_r))` in place of `g`:
+      `w <- w - lr * vote`, or with `momentum=beta`,
+      `m <- beta * m + (1 - beta) * vote`, `w <- w - lr * sign(m)`. The
+      momentum is kept on the voted direction, identically on every
+      replica, so the down-link stays one bit per entry; this differs from
+      Bernstein et al. (2019, Algorithm 1), whose workers each keep their
+      own momentum and vote on its sign.
+
+    Weight decay (`weight_decay`) is decoupled and applied by the Keras base
+    class before the step: `w <- w - lr * weight_decay * w`, skipping the
+    variables named in `exclude_from_weight_decay()`. Gradient clipping
+    (`clipnorm`, `clipvalue`, `global_clipnorm`) is applied to `g` before
+    everything above; it never changes a sign, so it only matters for the
+    momentum and error-feedback modes, where magnitudes are accumulated.
+
+    Majority vote needs the gradients of each replica before they are
+    summed. The TensorFlow backend exposes them under every
+    `tf.distribute` strategy that all-reduces in a replica context
+    (`MirroredStrategy`, `MultiWorkerMirroredStrategy`), and the vote is
+    implemented there; applying gradients outside `strategy.run` of a
+    multi-replica strategy raises a `ValueError`, since those gradients are
+    no longer each replica's own. The JAX backend (`keras.distribution`)
+    and the PyTorch backend (`torch.distributed`) hand the optimizer
+    gradients that are already averaged over replicas, so when
+    `majority_vote=True` meets more than one replica on those backends the
+    optimizer raises a `ValueError` when it is built (first `apply`)
+    instead of silently averaging. With a single replica, every backend
+    accepts `majority_vote=True`: the vote of one replica is the sign of its
+    gradient, so with `momentum=0` it trains exactly like
+    `majority_vote=False`, and with momentum the momentum accumulates
+    `sign(g)` instead of `g`.
+
+    The optimizer variables (`momentum` when `momentum > 0`, `error` when
+    `error_feedback=True`, one per trainable variable, in the model's
+    variable order) are created deterministically, so a `.keras` file
+    restores them and training resumed from it continues exactly as
+    uninterrupted training would.
+
+    Args:
+        learning_rate: float, `keras.optimizers.schedules.LearningRateSchedule`
+            or callable. The step size of every parameter. Sign updates are
+            as large as the learning rate in every entry, so it is typically
+            10 to 100 times smaller than for SGD. Defaults to `1e-3`.
+        momentum: float. The momentum coefficient `beta`, in `[0, 1)`. `0`
+            is SignSGD, larger values Signum. Defaults to `0.0`.
+        nesterov: bool. Whether to take the sign of the Nesterov look-ahead
+            `beta * m + (1 - beta) * g`; needs `momentum > 0`. Defaults to
+            `False`.
+        error_feedback: bool. Whether to use EF-SignSGD (scaled sign plus an
+            error memory). Cannot be combined with `momentum > 0` or
+            `majority_vote=True`. Defaults to `False`.
+        majority_vote: bool. Whether replicas vote with the signs of their
+            gradients (see above). Cannot be combined with
+            `error_feedback=True`. Defaults to `False`.
+        **kwargs: the Keras base optimizer arguments: `weight_decay`,
+            `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`,
+            `ema_momentum`, `ema_overwrite_frequency`, `loss_scale_factor`,
+            `gradient_accumulation_steps`, `name`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras
+    >>> import keras_memnets
+    >>> optimizer = keras_memnets.optimizers.SignSGD(learning_rate=0.1)
+    >>> w = keras.Variable(np.array([1.0, 1.0, 1.0], "float32"))
+    >>> optimizer.apply([np.array([0.5, -3.0, 0.0], "float32")], [w])
+    >>> keras.ops.convert_to_numpy(w)
+    array([0.9, 1.1, 1. ], dtype=float32)
+    >>> signum = keras_memnets.optimizers.SignSGD(1e-3, momentum=0.9)
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer=signum, loss="mse")
+
+    Reference:
+        `shared/seeds/000-memory-and-set-min-notes.txt` (SignSGD gives better
+        use of the memory array but gets stuck in poor local minima);
+        Bernstein et al., "signSGD: Compressed Optimisation for Non-Convex
+        Problems", ICML 2018 (SignSGD, Signum); Bernstein et al., "signSGD
+        with Majority Vote is Communication Efficient and Fault Tolerant",
+        ICLR 2019; Karimireddy et al., "Error Feedback Fixes SignSGD and
+        other Gradient Compression Schemes", ICML 2019.
+    """
+
+    def __init__(
+        self,
+        learning_rate=1e-3,
+        momentum=0.0,
+        nesterov=False,
+        error_feedback=False,
+        majority_vote=False,
+        **kwargs,
+    ):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        if not _is_real_number(momentum) or not 0.0 <= momentum < 1.0:
+            raise ValueError(
+                "SignSGD: `momentum` must be a float in [0, 1) (0 is SignSGD, "
+                f"larger values Signum). Received: momentum={momentum!r}"
+            )
+        for arg_name, value in (
+            ("nesterov", nesterov),
+            ("error_feedback", error_feedback),
+            ("majority_vote", majority_vote),
+        ):
+            if not isinstance(value, bool):
+                raise TypeError(
+                    f"SignSGD: `{arg_name}` must be a bool. "
+                    f"Received: {arg_name}={value!r}"
+                )
+        if nesterov and momentum == 0:
+            raise ValueError(
+                "SignSGD: `nesterov=True` needs `momentum > 0` (Nesterov "
+                "look-ahead is defined on the momentum). Received: "
+                f"momentum={momentum!r}"
+            )
+        if error_feedback and momentum > 0:
+            raise ValueError(
+                "SignSGD: `error_feedback=True` (EF-SignSGD) cannot be "
+                "combined with `momentum > 0`; choose one of EF-SignSGD or "
+                f"Signum. Received: momentum={momentum!r}"
+            )
+        if error_feedback and majority_vote:
+            raise ValueError(
+                "SignSGD: `error_feedback=True` cannot be combined with "
+                "`majority_vote=True`: the vote sends only signs, so there "
+                "is no magnitude for the error memory to correct."
+            )
+        self.momentum = float(momentum)
+        self.nesterov = nesterov
+        self.error_feedback = error_feedback
+        self.majority_vote = majority_vote
+
+    def build(self, variables):
+        if self.built:
+            return
+        if self.majority_vote:
+            self._check_majority_vote_is_possible()
+        super().build(variables)
+        self._momentums = []
+        self._errors = []
+        if self.momentum > 0:
+            self._momentums = self.add_optimizer_variables(variables, "momentum")
+        if self.error_feedback:
+            self._errors = self.add_optimizer_variables(variables, "error")
+
+    def _check_majority_vote_is_possible(self):
+        replicas = _replicas_hidden_from_optimizer()
+        if replicas > 1:
+            raise ValueError(
+                "SignSGD(majority_vote=True) needs each replica's gradient "
+                f"before the cross-replica reduction, but on the "
+                f"{keras.config.backend()} backend the {replicas} replicas "
+                "of this run hand the optimizer gradients that are already "
+                "averaged. Train with the TensorFlow backend and a "
+                "`tf.distribute` strategy (e.g. MirroredStrategy), or use "
+                "`majority_vote=False`."
+            )
+
+    def update_step(self, gradient, variable, learning_rate):
+        gradient = _dense(gradient)
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        index = self._get_variable_index(variable)
+        if self.majority_vote:
+            # The gradient is the sum of the replicas' signs; its sign is the
+            # vote (a tie gives 0).
+            gradient = ops.sign(gradient)
+
+        if self.error_feedback:
+            error = self._errors[index]
+            p = ops.add(ops.multiply(lr, gradient), error)
+            scale = ops.mean(ops.abs(p))
+            delta = ops.multiply(scale, ops.sign(p))
+            self.assign(error, ops.subtract(p, delta))
+            self.assign_sub(variable, delta)
+            return
+
+        if self.momentum > 0:
+            m = self._momentums[index]
+            beta = ops.cast(self.momentum, variable.dtype)
+            new_m = ops.add(
+                ops.multiply(beta, m), ops.multiply(1.0 - beta, gradient)
+            )
+            self.assign(m, new_m)
+            if self.nesterov:
+                direction = ops.add(
+                    ops.multiply(beta, new_m), ops.multiply(1.0 - beta, gradient)
+                )
+            else:
+                direction = new_m
+        else:
+            direction = gradient
+        self.assign_sub(variable, ops.multiply(lr, ops.sign(direction)))
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        # Only the TensorFlow backend's optimizer (TFOptimizer) has and calls
+        # this method: it sums the replicas' gradients in the replica context
+        # of a `tf.distribute` strategy. Majority vote replaces each
+        # replica's gradient by its sign before that sum.
+        if not self.majority_vote:
+            return super()._all_reduce_sum_gradients(grads_and_vars)
+        import tensorflow as tf
+
+        # The optimizer's own strategy (captured at construction) or the
+        # current one may have several replicas; the gradients are only each
+        # replica's own inside `strategy.run` of a strategy with that many.
+        current = tf.distribute.get_strategy().num_replicas_in_sync
+        replicas = max(current, self._distribution_strategy.num_replicas_in_sync)
+        in_replica_context = (
+            tf.distribute.get_replica_context() is not None and current == replicas
+        )
+        if replicas > 1 and not in_replica_context:
+            raise ValueError(
+                "SignSGD(majority_vote=True) must be applied in a replica "
+                "context (inside `strategy.run`, as `model.fit` does), where "
+                "each replica's gradient is still its own."
+            )
+        signed = [
+            (None if g is None else tf.sign(_dense(g)), v)
+            for g, v in grads_and_vars
+        ]
+        return super()._all_reduce_sum_gradients(signed)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "momentum": self.momentum,
+                "nesterov": self.nesterov,
+                "error_feedback": self.error_feedback,
+                "majority_vote": self.majority_vote,
+            }
+        )
+        return config
+
+
+def _dense(gradient):
+    if keras.config.backend() == "tensorflow":
+        # Embedding gradients arrive as `tf.IndexedSlices`, possibly with a
+        # row repeated; densify so repeated rows are summed before the sign.
+        import tensorflow as tf
+
+        if isinstance(gradient, tf.IndexedSlices):
+            return tf.convert_to_tensor(gradient)
+    return gradient
+
+
+def _replicas_hidden_from_optimizer():
+    """Number of replicas whose gradients are reduced before `apply`.
+
+    Returns 1 where the optimizer sees each replica's own gradient (a single
+    device, or TensorFlow with `tf.distribute`).
+    """
+    replicas = 1
+    distribution = keras.distribution.distribution()
+    if distribution is not None:
+        # `keras.distribution` (JAX; a prototype on TensorFlow) shards the
+        # batch and reduces gradients inside the compiled step.
+        replicas = max(replicas, int(distribution.device_mesh.devices.size))
+    if keras.config.backend() == "torch":
+        # Under torch.distributed (e.g. DistributedDataParallel) gradients
+        # are all-reduced during the backward pass.
+        import torch.distributed
+
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            replicas = max(replicas, torch.distributed.get_world_size())
+    return replicas
