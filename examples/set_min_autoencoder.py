@@ -31,14 +31,20 @@ verdict:
    with the same number of parameters? (The best variant is chosen with the
    target in hand: an oracle, as in multiple-choice learning.)
 
+For contrast, the `dl=10` model is also trained under constant small noise
+(`--contrast-log-std`, default `0.1`; add `0` for plain winner-take-all):
+`log_std=0.1` is of the order of the log-space gaps between the variants'
+losses.
+
 Run:
 
     KERAS_BACKEND=tensorflow python examples/set_min_autoencoder.py
     KERAS_BACKEND=tensorflow python examples/set_min_autoencoder.py --quick
 
-Outputs (under `--out`): `results.json`, `samples_dl{N}.png` (target and the
+Outputs (under `--out`): `results.json`, `samples_*.png` (target and the
 K variant outputs, the winner framed), `wins.png` (win histogram),
-`class_winners_dl{N}.png` (per-class winner table), `trajectory.png`.
+`class_winners_*.png` (per-class winner table), `trajectory.png` (test
+statistics after every epoch).
 """
 
 import argparse
@@ -81,9 +87,15 @@ def parse_args():
     )
     parser.add_argument(
         "--contrast-log-std",
-        default="0.1,0",
+        default="0.1",
         help="comma-separated constant log_std values to also train dl[0] "
         "with, for contrast (0: plain winner-take-all); 'none' to skip",
+    )
+    parser.add_argument(
+        "--trajectory-size",
+        type=int,
+        default=500,
+        help="test digits evaluated after every epoch (final numbers use all)",
     )
     parser.add_argument("--base-loss", default="mse")
     parser.add_argument("--batch-size", type=int, default=128)
@@ -94,8 +106,8 @@ def parse_args():
         args.train_size = 1000
         args.test_size = 500
         args.hidden_units = 64
-        args.unit = "epoch"
         args.unit_length = 1
+        args.trajectory_size = 200
     return args
 
 
@@ -263,7 +275,8 @@ def train_set_min(
         pairs or default_pairs, unit=args.unit
     )
     callbacks = [schedule]
-    trajectory = Trajectory(x_test, y_test, args.variants)
+    n = args.trajectory_size
+    trajectory = Trajectory(x_test[:n], y_test[:n], args.variants)
     if record:
         callbacks.append(trajectory)
     epochs = int(total)
