@@ -336,7 +336,7 @@ def plot_samples(path, x, outputs, winners, labels, per_class=2, title=""):
             if r == 0:
                 ax.set_title("target" if c == 0 else f"variant {c - 1}", fontsize=7)
     fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / len(rows)))
     fig.savefig(path, dpi=80)
     plt.close(fig)
 

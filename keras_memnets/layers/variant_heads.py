@@ -91,7 +91,7 @@ class VariantHeads(keras.layers.Layer):
     >>> heads = keras_memnets.layers.VariantHeads(
     ...     num_variants=5, units=784, hidden_units=512,
     ...     output_activation="sigmoid")
-    >>> heads(np.zeros((2, 10), "float32")).shape
+    >>> tuple(heads(np.zeros((2, 10), "float32")).shape)
     (2, 5, 784)
 
     Reference:

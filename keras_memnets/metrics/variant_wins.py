@@ -34,7 +34,9 @@ def best_variant(y_true, y_pred, base_loss="mse"):
 
     >>> y_true = np.zeros((2, 3), "float32")
     >>> y_pred = np.stack([np.ones((2, 3)), 0.1 * np.ones((2, 3))], axis=1)
-    >>> keras_memnets.metrics.best_variant(y_true, y_pred)  # both pick 1
+    >>> keras.ops.convert_to_numpy(
+    ...     keras_memnets.metrics.best_variant(y_true, y_pred)).tolist()
+    [1, 1]
     """
     fn = resolve_base_loss(base_loss, "best_variant")
     y_true = ops.convert_to_tensor(y_true, dtype="float32")
@@ -137,7 +139,7 @@ class VariantWins(keras.metrics.Metric):
     computed as `keras_memnets.losses.SetMinLoss` computes it but without
     selection noise (as with `log_std=0`), so the metric reports the best
     variant rather than the noisy training assignment. `result()` returns
-    one value per variant, `{name}_0 ... {name}_{K-1}`, each the share of
+    one value per variant, keys ``{name}_0`` to ``{name}_{K-1}``, each the share of
     (weighted) samples that variant won; they sum to 1. A dead variant, one
     that never wins, shows as 0. The raw counts are in the `wins` variable.
 
@@ -156,7 +158,8 @@ class VariantWins(keras.metrics.Metric):
         sample_weight: optional per-sample weights, shape `(batch,)`.
 
     Returns:
-        A dict `{f"{name}_{k}": share of samples won by variant k}`.
+        A dict mapping ``f"{name}_{k}"`` to the share of samples won by
+        variant k.
 
     Example:
 
