@@ -1,3 +1,5 @@
 """Public callbacks of keras_memnets."""
 
-__all__ = []
+from keras_memnets.callbacks.log_std_schedule import LogStdSchedule
+
+__all__ = ["LogStdSchedule"]

@@ -1,3 +1,5 @@
 """Public layers of keras_memnets."""
 
-__all__ = []
+from keras_memnets.layers.variant_heads import VariantHeads
+
+__all__ = ["VariantHeads"]

@@ -1,3 +1,5 @@
 """Public losses of keras_memnets."""
 
-__all__ = []
+from keras_memnets.losses.set_min import SetMinLoss
+
+__all__ = ["SetMinLoss"]

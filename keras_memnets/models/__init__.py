@@ -1,3 +1,5 @@
 """Public models of keras_memnets."""
 
-__all__ = []
+from keras_memnets.models.set_min_autoencoder import set_min_autoencoder
+
+__all__ = ["set_min_autoencoder"]

@@ -1,0 +1,254 @@
+"""K variant heads on a shared input, computed as batched einsums."""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_memnets.api_export import register
+
+
+def _per_head_initializer(initializer, num_heads):
+    """Wraps `initializer` so each of `num_heads` slices is drawn on its own.
+
+    A Keras variance-scaling initializer given the full shape
+    `(K, fan_in, fan_out)` would count K into both fans and draw values
+    sqrt(K) times too small. Here every head is drawn with the shape of one
+    head, `(fan_in, fan_out)`, as a `Dense` layer of that size would be. A
+    random initializer seeded with the integer `s` (its own default seed when
+    unseeded) draws head k with seed `s + k`, so heads differ and the result
+    is reproducible.
+    """
+    seed = getattr(initializer, "seed", None)
+
+    def init(shape, dtype=None):
+        head_shape = tuple(shape[1:])
+        values = []
+        for k in range(num_heads):
+            if isinstance(seed, int):
+                config = initializer.get_config()
+                config["seed"] = seed + k
+                head_init = type(initializer).from_config(config)
+            else:
+                head_init = initializer
+            values.append(head_init(head_shape, dtype=dtype))
+        return ops.stack(values, axis=0)
+
+    return init
+
+
+@register
+class VariantHeads(keras.layers.Layer):
+    """K independent two-layer heads on one shared input, computed batched.
+
+    Each head k is a small MLP `output_activation(activation(x @ W1[k] +
+    b1[k]) @ W2[k] + b2[k])`. All K heads are computed together with one
+    einsum per stage on stacked weights of shapes `(K, features,
+    hidden_units)` and `(K, hidden_units, prod(units))`, instead of K
+    separate `Dense` calls. The output has a variant axis after the batch
+    axis, as `keras_memnets.losses.SetMinLoss` expects.
+
+    With `hidden_units=None` every head is a single affine map
+    `output_activation(x @ W[k] + b[k])`.
+
+    Each head's kernel is initialized as a `Dense` kernel of one head's
+    shape would be (the fans of a variance-scaling initializer do not count
+    K); a random initializer with seed `s` draws head k with seed `s + k`.
+
+    Args:
+        num_variants: int. Number of heads K, `>= 1`.
+        units: int or tuple of ints. Per-head output shape; a tuple gives
+            outputs of shape `(batch, K, *units)`.
+        hidden_units: int or `None`. Width of each head's hidden layer;
+            `None` for heads without a hidden layer.
+        activation: str or callable. Activation of the hidden layer.
+            Defaults to `"relu"`.
+        output_activation: str, callable or `None`. Activation of the
+            outputs (e.g. `"sigmoid"` for pixels in [0, 1]). Defaults to
+            `None` (linear).
+        use_bias: bool. Whether the heads add biases. Defaults to `True`.
+        kernel_initializer: initializer for the kernels. Defaults to
+            `"glorot_uniform"`.
+        bias_initializer: initializer for the biases. Defaults to `"zeros"`.
+        kernel_regularizer: optional regularizer for the kernels.
+        bias_regularizer: optional regularizer for the biases.
+        **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: tensor of shape `(batch, features)`.
+
+    Returns:
+        Tensor of shape `(batch, num_variants, *units)`.
+
+    Input shape:
+        `(batch, features)`.
+
+    Output shape:
+        `(batch, num_variants, *units)`.
+
+    Example:
+
+    >>> heads = keras_memnets.layers.VariantHeads(
+    ...     num_variants=5, units=784, hidden_units=512,
+    ...     output_activation="sigmoid")
+    >>> tuple(heads(np.zeros((2, 10), "float32")).shape)
+    (2, 5, 784)
+
+    Reference:
+        Research note `000-memory-and-set-min-notes.txt` (the "variant
+        subnets" of the set-min random loss net).
+    """
+
+    def __init__(
+        self,
+        num_variants,
+        units,
+        hidden_units,
+        activation="relu",
+        output_activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if (
+            isinstance(num_variants, bool)
+            or not isinstance(num_variants, int)
+            or num_variants < 1
+        ):
+            raise ValueError(
+                "VariantHeads: `num_variants` must be a positive int; got "
+                f"{num_variants!r}."
+            )
+        if isinstance(units, (list, tuple)):
+            units = tuple(units)
+        else:
+            units = (units,)
+        if not units or any(
+            isinstance(u, bool) or not isinstance(u, int) or u < 1 for u in units
+        ):
+            raise ValueError(
+                "VariantHeads: `units` must be a positive int or a non-empty "
+                f"tuple of positive ints; got {units!r}."
+            )
+        if hidden_units is not None and (
+            isinstance(hidden_units, bool)
+            or not isinstance(hidden_units, int)
+            or hidden_units < 1
+        ):
+            raise ValueError(
+                "VariantHeads: `hidden_units` must be a positive int or None; "
+                f"got {hidden_units!r}."
+            )
+        self.num_variants = num_variants
+        self.units = units
+        self.hidden_units = hidden_units
+        self.activation = keras.activations.get(activation)
+        self.output_activation = keras.activations.get(output_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self._flat_units = math.prod(units)
+
+    def _check_input_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(
+                "VariantHeads: expected inputs of shape (batch, features) "
+                f"with a known number of features; got shape {input_shape}."
+            )
+        return input_shape[-1]
+
+    def _add_stage(self, name, fan_in, fan_out):
+        kernel = self.add_weight(
+            name=f"{name}_kernel",
+            shape=(self.num_variants, fan_in, fan_out),
+            initializer=_per_head_initializer(
+                self.kernel_initializer, self.num_variants
+            ),
+            regularizer=self.kernel_regularizer,
+        )
+        bias = None
+        if self.use_bias:
+            bias = self.add_weight(
+                name=f"{name}_bias",
+                shape=(self.num_variants, fan_out),
+                initializer=_per_head_initializer(
+                    self.bias_initializer, self.num_variants
+                ),
+                regularizer=self.bias_regularizer,
+            )
+        return kernel, bias
+
+    def build(self, input_shape):
+        features = self._check_input_shape(input_shape)
+        if self.hidden_units is None:
+            self.hidden_kernel = self.hidden_bias = None
+            self.output_kernel, self.output_bias = self._add_stage(
+                "output", features, self._flat_units
+            )
+        else:
+            self.hidden_kernel, self.hidden_bias = self._add_stage(
+                "hidden", features, self.hidden_units
+            )
+            self.output_kernel, self.output_bias = self._add_stage(
+                "output", self.hidden_units, self._flat_units
+            )
+
+    def call(self, inputs):
+        if self.hidden_kernel is None:
+            # (batch, features) x (K, features, units) -> (batch, K, units)
+            outputs = ops.einsum("bi,kio->bko", inputs, self.output_kernel)
+        else:
+            hidden = ops.einsum("bi,kih->bkh", inputs, self.hidden_kernel)
+            if self.hidden_bias is not None:
+                hidden = hidden + self.hidden_bias
+            hidden = self.activation(hidden)
+            outputs = ops.einsum("bkh,kho->bko", hidden, self.output_kernel)
+        if self.output_bias is not None:
+            outputs = outputs + self.output_bias
+        outputs = self.output_activation(outputs)
+        if len(self.units) > 1:
+            outputs = ops.reshape(
+                outputs, (-1, self.num_variants, *self.units)
+            )
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        self._check_input_shape(input_shape)
+        return (input_shape[0], self.num_variants, *self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_variants": self.num_variants,
+                "units": self.units[0] if len(self.units) == 1 else list(
+                    self.units
+                ),
+                "hidden_units": self.hidden_units,
+                "activation": keras.activations.serialize(self.activation),
+                "output_activation": keras.activations.serialize(
+                    self.output_activation
+                ),
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(
+                    self.bias_initializer
+                ),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
+                ),
+                "bias_regularizer": keras.regularizers.serialize(
+                    self.bias_regularizer
+                ),
+            }
+        )
+        return config

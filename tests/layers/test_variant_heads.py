@@ -1,0 +1,115 @@
+"""VariantHeads against a per-head numpy MLP; initialization; bad input."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from keras_memnets.layers import VariantHeads
+
+
+def numpy_heads(x, weights, hidden=True, output_activation=None):
+    if hidden:
+        w1, b1, w2, b2 = weights
+        h = np.maximum(np.einsum("bi,kih->bkh", x, w1) + b1, 0.0)
+        out = np.einsum("bkh,kho->bko", h, w2) + b2
+    else:
+        w, b = weights
+        out = np.einsum("bi,kio->bko", x, w) + b
+    if output_activation == "sigmoid":
+        out = 1 / (1 + np.exp(-out))
+    return out
+
+
+def test_matches_k_separate_numpy_mlps():
+    rng = np.random.default_rng(0)
+    layer = VariantHeads(3, units=4, hidden_units=5, output_activation="sigmoid")
+    x = rng.standard_normal((7, 6)).astype("float32")
+    layer.build((None, 6))
+    weights = [rng.standard_normal(w.shape).astype("float32") for w in layer.weights]
+    layer.set_weights(weights)
+    out = keras.ops.convert_to_numpy(layer(x))
+    assert out.shape == (7, 3, 4)
+    # Head by head, as a plain loop over K two-layer perceptrons.
+    w1, b1, w2, b2 = weights
+    for k in range(3):
+        h = np.maximum(x @ w1[k] + b1[k], 0)
+        expected = 1 / (1 + np.exp(-(h @ w2[k] + b2[k])))
+        np.testing.assert_allclose(out[:, k], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_tuple_units_and_no_hidden_layer():
+    rng = np.random.default_rng(1)
+    layer = VariantHeads(2, units=(2, 3), hidden_units=None)
+    x = rng.standard_normal((5, 4)).astype("float32")
+    out = keras.ops.convert_to_numpy(layer(x))
+    assert out.shape == (5, 2, 2, 3)
+    assert [tuple(w.shape) for w in layer.weights] == [(2, 4, 6), (2, 6)]
+    flat = numpy_heads(x, layer.get_weights(), hidden=False)
+    np.testing.assert_allclose(out, flat.reshape(5, 2, 2, 3), rtol=1e-5, atol=1e-6)
+    assert layer.compute_output_shape((None, 4)) == (None, 2, 2, 3)
+    no_bias = VariantHeads(2, units=3, hidden_units=4, use_bias=False)
+    no_bias.build((None, 4))
+    assert [tuple(w.shape) for w in no_bias.weights] == [(2, 4, 4), (2, 4, 3)]
+
+
+def test_each_head_is_initialized_like_one_dense_layer():
+    k, fan_in, fan_out = 6, 64, 32
+    layer = VariantHeads(k, units=fan_out, hidden_units=None)
+    layer.build((None, fan_in))
+    kernel = keras.ops.convert_to_numpy(layer.output_kernel)
+    limit = math.sqrt(6 / (fan_in + fan_out))  # glorot_uniform of one head
+    assert np.abs(kernel).max() <= limit
+    for head in kernel:
+        # Uniform(-limit, limit) has std limit / sqrt(3); drawing with the
+        # stacked shape would give a std sqrt(K) = 2.4 times smaller.
+        assert abs(head.std() / (limit / math.sqrt(3)) - 1) < 0.1
+    # Heads differ from each other.
+    assert not np.allclose(kernel[0], kernel[1])
+    # A seeded initializer reproduces the same heads.
+    seeded = [
+        VariantHeads(k, 3, None, kernel_initializer=keras.initializers.GlorotUniform(seed=9))
+        for _ in range(2)
+    ]
+    for layer in seeded:
+        layer.build((None, 4))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(seeded[0].output_kernel),
+        keras.ops.convert_to_numpy(seeded[1].output_kernel),
+    )
+
+
+def test_trains_inside_a_model():
+    rng = np.random.default_rng(2)
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, VariantHeads(2, units=2, hidden_units=4)(inputs))
+    model.compile(keras.optimizers.SGD(0.1), loss="mse")
+    x = rng.standard_normal((32, 3)).astype("float32")
+    y = rng.standard_normal((32, 2, 2)).astype("float32")
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, epochs=20, verbose=0)
+    assert model.evaluate(x, y, verbose=0) < before
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"num_variants": 0, "units": 3, "hidden_units": 4}, "num_variants"),
+        ({"num_variants": 2, "units": 0, "hidden_units": 4}, "units"),
+        ({"num_variants": 2, "units": (3, -1), "hidden_units": 4}, "units"),
+        ({"num_variants": 2, "units": 3, "hidden_units": 0}, "hidden_units"),
+        ({"num_variants": 2.5, "units": 3, "hidden_units": 4}, "num_variants"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=f"VariantHeads.*{match}"):
+        VariantHeads(**kwargs)
+
+
+def test_bad_input_shape():
+    layer = VariantHeads(2, units=3, hidden_units=4)
+    with pytest.raises(ValueError, match="VariantHeads.*\\(batch, features\\)"):
+        layer.build((None, 5, 4))
+    with pytest.raises(ValueError, match="VariantHeads.*\\(batch, features\\)"):
+        layer.compute_output_shape((None, None))
