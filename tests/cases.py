@@ -5,9 +5,18 @@ registry test (`tests/test_public_api.py`) fails for an exported object that
 has no case and no entry in `NOT_KERAS_OBJECTS`.
 """
 
+import keras_memnets
 from tests.harness import Case  # noqa: F401
 
 CASES = [
+    Case(keras_memnets.layers.CorrelationNorm, "layer", {"block_size": 4, "seed": 1}, input_shape=(6,), id="dense"),
+    Case(
+        keras_memnets.layers.CorrelationNorm,
+        "layer",
+        {"block_size": None, "num_pair_offsets": None, "hurdle_momentum": 0.9, "seed": 1},
+        input_shape=(5, 5, 3),
+        id="conv2d",
+    ),
 ]
 
 # Public callables that are not Keras objects (plain functions, constants):

@@ -1,3 +1,5 @@
 """Public layers of keras_memnets."""
 
-__all__ = []
+from keras_memnets.layers.correlation_norm import CorrelationNorm
+
+__all__ = ["CorrelationNorm"]
