@@ -353,7 +353,11 @@ def test_metrics_reach_fit_logs_and_match_the_reference():
     )(inputs)
     model = keras.Model(inputs, keras.layers.Dense(2)(h))
     model.compile("sgd", "mse")
-    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    # Validation between epochs: on JAX the logged values must outlive the
+    # state buffers that the next steps donate.
+    history = model.fit(
+        x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, validation_data=(x, y)
+    )
     batches = [x[i : i + 8] for i in range(0, 24, 8)]
     expected = {
         "feature_mean": [], "feature_variance": [], "feature_covariance": [],
@@ -370,6 +374,8 @@ def test_metrics_reach_fit_logs_and_match_the_reference():
         logged = history.history[f"cn_{name}"]
         np.testing.assert_allclose(logged, [np.mean(values)] * 2, rtol=1e-5, atol=1e-7, err_msg=name)
     np.testing.assert_allclose(history.history["cn_hurdle"], [0.1, 0.1], rtol=1e-6)
+    np.testing.assert_allclose(history.history["val_cn_hurdle"], [0.1, 0.1], rtol=1e-6)
+    assert history.history["val_cn_positive_fraction"] == [0.0, 0.0]
     # No losses at inference: evaluate reports the reset statistics.
     result = model.evaluate(x, y, verbose=0, return_dict=True)
     assert result["cn_positive_fraction"] == 0.0
