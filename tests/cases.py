@@ -9,11 +9,22 @@ import keras_memnets
 from tests.harness import Case  # noqa: F401
 
 CASES = [
-    Case(keras_memnets.layers.CorrelationNorm, "layer", {"block_size": 4, "seed": 1}, input_shape=(6,), id="dense"),
     Case(
         keras_memnets.layers.CorrelationNorm,
         "layer",
-        {"block_size": None, "num_pair_offsets": None, "hurdle_momentum": 0.9, "seed": 1},
+        {"block_size": 4, "seed": 1},
+        input_shape=(6,),
+        id="dense",
+    ),
+    Case(
+        keras_memnets.layers.CorrelationNorm,
+        "layer",
+        {
+            "block_size": None,
+            "num_pair_offsets": None,
+            "hurdle_momentum": 0.9,
+            "seed": 1,
+        },
         input_shape=(5, 5, 3),
         id="conv2d",
     ),

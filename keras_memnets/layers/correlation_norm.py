@@ -1,6 +1,7 @@
 """CorrelationNorm: local decorrelation and pair-similarity losses."""
 
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -20,7 +21,11 @@ _NO_PAIR = 3.0
 
 
 def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 class _LayerStatistic(keras.metrics.Metric):
@@ -121,8 +126,10 @@ class CorrelationNorm(keras.layers.Layer):
     Args:
         block_size: int or `None`. Number of consecutive features per
             covariance block; `None` for the full covariance. Defaults to 8.
-        feature_weight: float. Weight of the feature loss. Defaults to 1.0.
-        pair_weight: float. Weight of the pair loss. Defaults to 1.0.
+        feature_weight: float. Weight of the feature loss (not added when
+            0; its terms are still reported). Defaults to 1.0.
+        pair_weight: float. Weight of the pair loss (not added when 0; the
+            hurdle still tracks). Defaults to 1.0.
         positive_fraction: float in (0, 1). The fraction of pairs the hurdle
             is tuned to let through as positive. Defaults to 0.1.
         hurdle: float in [-1, 1]. Initial cosine hurdle. Defaults to 0.5.
@@ -194,11 +201,7 @@ class CorrelationNorm(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         name = type(self).__name__
-        if block_size is not None and (
-            not isinstance(block_size, int)
-            or isinstance(block_size, bool)
-            or block_size < 1
-        ):
+        if block_size is not None and (not _is_integer(block_size) or block_size < 1):
             raise ValueError(
                 f"{name}: `block_size` must be an integer >= 1 or None, "
                 f"got {block_size!r}."
@@ -227,9 +230,7 @@ class CorrelationNorm(keras.layers.Layer):
                 f"got {hurdle_momentum!r}."
             )
         if num_pair_offsets is not None and (
-            not isinstance(num_pair_offsets, int)
-            or isinstance(num_pair_offsets, bool)
-            or num_pair_offsets < 1
+            not _is_integer(num_pair_offsets) or num_pair_offsets < 1
         ):
             raise ValueError(
                 f"{name}: `num_pair_offsets` must be an integer >= 1 or None "
@@ -243,9 +244,7 @@ class CorrelationNorm(keras.layers.Layer):
             raise ValueError(
                 f"{name}: `epsilon` must be a number > 0, got {epsilon!r}."
             )
-        if seed is not None and (
-            not isinstance(seed, int) or isinstance(seed, bool)
-        ):
+        if seed is not None and not _is_integer(seed):
             raise TypeError(
                 f"{name}: `seed` must be an integer or None, got {seed!r}."
             )
@@ -256,19 +255,21 @@ class CorrelationNorm(keras.layers.Layer):
                 f"{name}: `data_format` must be 'channels_last', "
                 f"'channels_first' or None, got {data_format!r}."
             )
-        self.block_size = block_size
+        self.block_size = None if block_size is None else int(block_size)
         self.feature_weight = float(feature_weight)
         self.pair_weight = float(pair_weight)
         self.positive_fraction = float(positive_fraction)
         self.hurdle = float(hurdle)
         self.hurdle_momentum = float(hurdle_momentum)
-        self.num_pair_offsets = num_pair_offsets
+        self.num_pair_offsets = (
+            None if num_pair_offsets is None else int(num_pair_offsets)
+        )
         self.detach = detach
         self.epsilon = float(epsilon)
-        self.seed = seed
+        self.seed = None if seed is None else int(seed)
         self.data_format = data_format
         self.supports_masking = True
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def build(self, input_shape):
         name = type(self).__name__
@@ -365,7 +366,7 @@ class CorrelationNorm(keras.layers.Layer):
 
     def _feature_terms(self, x):
         """Returns `(mean_term, variance_term, covariance_term)` of `x` (N, D)."""
-        dtype = x.dtype
+        dtype = ops.dtype(x)
         d = self._num_features
         n = ops.cast(ops.shape(x)[0], dtype)
         mu = ops.mean(x, axis=0)
@@ -426,7 +427,7 @@ class CorrelationNorm(keras.layers.Layer):
 
     def _pair_terms(self, cos, valid, hurdle):
         """Returns `(pair_loss, positive_fraction, quantile, num_pairs)`."""
-        dtype = cos.dtype
+        dtype = ops.dtype(cos)
         w = ops.cast(valid, dtype)
         num_pairs = ops.sum(w)
         denom = ops.maximum(num_pairs, 1.0)
@@ -439,14 +440,13 @@ class CorrelationNorm(keras.layers.Layer):
         ranked = ops.sort(
             ops.where(valid, ops.stop_gradient(cos), _NO_PAIR * ops.ones_like(cos))
         )
-        position = (1.0 - self.positive_fraction) * ops.maximum(num_pairs - 1.0, 0.0)
+        last = ops.maximum(num_pairs - 1.0, 0.0)
+        position = (1.0 - self.positive_fraction) * last
         low = ops.floor(position)
         frac = position - low
-        low_i = ops.cast(low, "int32")
-        high_i = ops.cast(ops.minimum(low + 1.0, ops.maximum(num_pairs - 1.0, 0.0)), "int32")
-        quantile = (1.0 - frac) * ops.take(ranked, low_i) + frac * ops.take(
-            ranked, high_i
-        )
+        below = ops.take(ranked, ops.cast(low, "int32"))
+        above = ops.take(ranked, ops.cast(ops.minimum(low + 1.0, last), "int32"))
+        quantile = (1.0 - frac) * below + frac * above
         return pair_loss, positive_fraction, quantile, num_pairs
 
     def _local_losses(self, inputs, hurdle=None):
@@ -464,7 +464,9 @@ class CorrelationNorm(keras.layers.Layer):
         hurdle = ops.cast(ops.stop_gradient(ops.convert_to_tensor(hurdle)), dtype)
         mean_t, var_t, cov_t = self._feature_terms(self._feature_rows(x))
         cos, valid = self._pair_cosines(x)
-        pair_loss, pos_frac, quantile, num_pairs = self._pair_terms(cos, valid, hurdle)
+        pair_loss, pos_frac, quantile, num_pairs = self._pair_terms(
+            cos, valid, hurdle
+        )
         return {
             "feature_mean": mean_t,
             "feature_variance": var_t,
@@ -486,7 +488,9 @@ class CorrelationNorm(keras.layers.Layer):
                 ops.cast(self.feature_weight * terms["feature_loss"], "float32")
             )
         if self.pair_weight:
-            self.add_loss(ops.cast(self.pair_weight * terms["pair_loss"], "float32"))
+            self.add_loss(
+                ops.cast(self.pair_weight * terms["pair_loss"], "float32")
+            )
 
         if self.hurdle_momentum < 1.0:
             target = ops.cast(ops.stop_gradient(terms["quantile"]), "float32")

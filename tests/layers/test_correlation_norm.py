@@ -72,7 +72,8 @@ def to_numpy(t):
 
 
 def metric_values(layer):
-    return {m.name[len(layer.name) + 1 :]: float(to_numpy(m.result())) for m in layer.metrics}
+    prefix = len(layer.name) + 1
+    return {m.name[prefix:]: float(to_numpy(m.result())) for m in layer.metrics}
 
 
 def gradient(fn, x):
@@ -90,7 +91,9 @@ def gradient(fn, x):
         with tf.GradientTape() as tape:
             tape.watch(t)
             value = fn(t)
-        grad = tape.gradient(value, t, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        grad = tape.gradient(
+            value, t, unconnected_gradients=tf.UnconnectedGradients.ZERO
+        )
         return grad.numpy()
     import torch
 
@@ -185,7 +188,9 @@ def test_offset_pairs_are_random_offsets_in_range():
     # [1, B - 1]; over 40 steps both classes of offsets ({1, 3} and {2},
     # which give different pair sets for B = 4) must appear.
     x = rng_normal((4, 9), seed=5)
-    per_offset = {o: np_pair_terms(offset_pair_cosines(x, o), 0.2)[0] for o in (1, 2, 3)}
+    per_offset = {
+        o: np_pair_terms(offset_pair_cosines(x, o), 0.2)[0] for o in (1, 2, 3)
+    }
     assert abs(per_offset[1] - per_offset[2]) > 1e-3
     layer = CorrelationNorm(num_pair_offsets=1, hurdle=0.2, hurdle_momentum=1.0, seed=3)
     seen = set()
@@ -246,7 +251,14 @@ def _input_gradients(detach, weights):
     """Gradients w.r.t. the layer's input of the downstream loss and of the
     local losses, for a CorrelationNorm followed by a Dense head."""
     x = rng_normal((10, 6), seed=7)
-    layer = CorrelationNorm(detach=detach, feature_weight=weights, pair_weight=weights, num_pair_offsets=None, hurdle=0.0, hurdle_momentum=1.0)
+    layer = CorrelationNorm(
+        detach=detach,
+        feature_weight=weights,
+        pair_weight=weights,
+        num_pair_offsets=None,
+        hurdle=0.0,
+        hurdle_momentum=1.0,
+    )
     head = keras.layers.Dense(3, kernel_initializer="ones")
     layer.build(x.shape)
     head.build((None, 6))
@@ -293,7 +305,9 @@ def test_detach_in_fit_trains_the_layer_below_only_through_local_losses():
         inputs = keras.Input((5,))
         below = keras.layers.Dense(8, name="below")
         h = below(inputs)
-        h = CorrelationNorm(detach=True, feature_weight=feature_weight, pair_weight=pair_weight)(h)
+        h = CorrelationNorm(
+            detach=True, feature_weight=feature_weight, pair_weight=pair_weight
+        )(h)
         outputs = keras.layers.Dense(2, name="head")(h)
         model = keras.Model(inputs, outputs)
         model.compile(keras.optimizers.SGD(0.05), "mse")
@@ -333,7 +347,9 @@ def test_hurdle_converges_to_the_quantile_on_a_fixed_batch():
 def test_hurdle_momentum_zero_and_one():
     x = rng_normal((9, 5), seed=11)
     target = np.quantile(all_pair_cosines(x), 0.9)
-    jump = CorrelationNorm(hurdle_momentum=0.0, num_pair_offsets=None, positive_fraction=0.1)
+    jump = CorrelationNorm(
+        hurdle_momentum=0.0, num_pair_offsets=None, positive_fraction=0.1
+    )
     jump(x, training=True)
     assert float(to_numpy(jump.current_hurdle)) == pytest.approx(target, abs=1e-6)
     fixed = CorrelationNorm(hurdle=0.3, hurdle_momentum=1.0)
@@ -372,7 +388,9 @@ def test_metrics_reach_fit_logs_and_match_the_reference():
         expected["positive_fraction"].append(pos)
     for name, values in expected.items():
         logged = history.history[f"cn_{name}"]
-        np.testing.assert_allclose(logged, [np.mean(values)] * 2, rtol=1e-5, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(
+            logged, [np.mean(values)] * 2, rtol=1e-5, atol=1e-7, err_msg=name
+        )
     np.testing.assert_allclose(history.history["cn_hurdle"], [0.1, 0.1], rtol=1e-6)
     np.testing.assert_allclose(history.history["val_cn_hurdle"], [0.1, 0.1], rtol=1e-6)
     assert history.history["val_cn_positive_fraction"] == [0.0, 0.0]
@@ -389,7 +407,9 @@ def test_hurdle_state_is_saved_and_restored():
     x = rng_normal((32, 6), seed=14, loc=0.5)
     inputs = keras.Input((6,))
     h = keras.layers.Dense(8)(inputs)
-    h = CorrelationNorm(name="cn", hurdle=0.9, hurdle_momentum=0.5, block_size=3, seed=2)(h)
+    h = CorrelationNorm(
+        name="cn", hurdle=0.9, hurdle_momentum=0.5, block_size=3, seed=2
+    )(h)
     model = keras.Model(inputs, keras.layers.Dense(1)(h))
     model.compile("adam", "mse")
     model.fit(x, x[:, :1], batch_size=8, epochs=1, verbose=0)
@@ -419,6 +439,16 @@ def test_config_round_trip_keeps_every_argument():
     assert CorrelationNorm.from_config(config).get_config() == config
 
 
+def test_numpy_numbers_are_accepted_and_stored_as_python_numbers():
+    layer = CorrelationNorm(
+        block_size=np.int64(4), positive_fraction=np.float32(0.25), seed=np.int32(3)
+    )
+    config = layer.get_config()
+    assert type(config["block_size"]) is int and config["block_size"] == 4
+    assert type(config["positive_fraction"]) is float
+    assert type(config["seed"]) is int
+
+
 # ---------------------------------------------------------------------------
 # Degenerate batches and float16.
 
@@ -428,7 +458,8 @@ def test_batch_of_one():
     layer = CorrelationNorm(hurdle=0.4, hurdle_momentum=0.0)
     layer(x, training=True)
     feature_loss, pair_loss = [float(to_numpy(v)) for v in layer.losses]
-    assert feature_loss == pytest.approx(np.mean(x.astype("float64") ** 2) + 1.0, rel=1e-5)
+    expected = np.mean(x.astype("float64") ** 2) + 1.0
+    assert feature_loss == pytest.approx(expected, rel=1e-5)
     assert pair_loss == 0.0
     assert metric_values(layer)["positive_fraction"] == 0.0
     assert float(to_numpy(layer.current_hurdle)) == pytest.approx(0.4)
@@ -437,7 +468,9 @@ def test_batch_of_one():
     xc = rng_normal((1, 4, 4, 3), seed=16)
     conv(xc, training=True)
     mean_t, var_t, cov_t = np_feature_terms(np_feature_rows(xc), None)
-    np.testing.assert_allclose(to_numpy(conv.losses[0]), mean_t + var_t + cov_t, rtol=1e-5)
+    np.testing.assert_allclose(
+        to_numpy(conv.losses[0]), mean_t + var_t + cov_t, rtol=1e-5
+    )
 
 
 def test_all_zero_activations_give_finite_losses_and_gradients():
@@ -459,7 +492,9 @@ def test_all_zero_activations_give_finite_losses_and_gradients():
 def test_float16_inputs_are_reduced_in_float32():
     # 300^2 overflows float16 (max 65504); the statistics must not.
     x = rng_normal((16, 6), seed=17, scale=300.0)
-    layer = CorrelationNorm(dtype="float16", num_pair_offsets=None, hurdle=0.0, hurdle_momentum=1.0)
+    layer = CorrelationNorm(
+        dtype="float16", num_pair_offsets=None, hurdle=0.0, hurdle_momentum=1.0
+    )
     y = layer(x, training=True)
     assert keras.backend.standardize_dtype(y.dtype) == "float16"
     x16 = x.astype("float16").astype("float64")
@@ -545,6 +580,10 @@ print("OK", hurdle, history.history["cn_hurdle"])
 def test_mirrored_strategy_trains_and_aggregates_the_hurdle():
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
     result = subprocess.run(
-        [sys.executable, "-c", _MIRRORED], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", _MIRRORED],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]
