@@ -12,6 +12,11 @@ timed one by one, the variants interleaved (`benchmarks/timing.py`).
    should grow linearly with the width, the full covariance quadratically.
 
 Run: KERAS_BACKEND=jax python benchmarks/correlation_norm.py [--quick]
+
+On a shared 2-core machine, PyTorch's two OpenMP threads turned the step
+times into 10-100x outliers whenever another process held a core; the
+committed PyTorch results were run with OMP_NUM_THREADS=1 (recorded in the
+JSON), TensorFlow and JAX with their default thread pools.
 """
 
 import argparse
@@ -152,6 +157,7 @@ def main():
             "goal_linear_in_width": linear,
             "loadavg_1_5_15_before": load_before,
             "loadavg_1_5_15_after": os.getloadavg(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         },
     )
     print(f"wrote {path}")
