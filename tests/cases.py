@@ -114,6 +114,26 @@ CASES = [
             "hidden_units": 4,
         },
     ),
+    # --- issue 5: CorrelationNorm ---
+    Case(
+        keras_memnets.layers.CorrelationNorm,
+        "layer",
+        {"block_size": 4, "seed": 1},
+        input_shape=(6,),
+        id="dense",
+    ),
+    Case(
+        keras_memnets.layers.CorrelationNorm,
+        "layer",
+        {
+            "block_size": None,
+            "num_pair_offsets": None,
+            "hurdle_momentum": 0.9,
+            "seed": 1,
+        },
+        input_shape=(5, 5, 3),
+        id="conv2d",
+    ),
 ]
 
 # Public callables that are not Keras objects (plain functions, constants):
