@@ -5,9 +5,54 @@ registry test (`tests/test_public_api.py`) fails for an exported object that
 has no case and no entry in `NOT_KERAS_OBJECTS`.
 """
 
+import numpy as np
+
+from keras_memnets import layers
+from keras_memnets import losses
+from keras_memnets import regularizers
 from tests.harness import Case  # noqa: F401
 
+
+def _x_and_selection(rng, batch):
+    """`[x, selection]` for MemoryInformedLayer: a softmax selection of width 3."""
+    logits = rng.standard_normal((batch, 3))
+    selection = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    return [
+        rng.standard_normal((batch, 6)).astype("float32"),
+        selection.astype("float32"),
+    ]
+
+
 CASES = [
+    Case(layers.ApproximatorLayer, "layer", dict(hidden_units=8, units=(3, 2))),
+    Case(layers.MemoryLayer, "layer", dict(memory_size=3, units=5, hidden_units=8)),
+    Case(
+        layers.MemoryLayer,
+        "layer",
+        dict(
+            memory_size=3,
+            units=(2, 2),
+            hidden_units=8,
+            return_selection=True,
+            selection_regularizer=regularizers.OneMax(0.1),
+        ),
+        id="selection",
+    ),
+    Case(
+        layers.MemoryInformedLayer,
+        "layer",
+        dict(memory_size=3, units=5, hidden_units=8),
+        make_inputs=_x_and_selection,
+    ),
+    Case(
+        layers.PCAReduction,
+        "layer",
+        dict(units=3, whiten=True),
+        input_shape=(6,),
+        setup=lambda layer, x: layer.adapt(x),
+    ),
+    Case(losses.OneMaxLoss, "loss", y_pred_shape=(4,), pred_activation="softmax"),
+    Case(regularizers.OneMax, "regularizer", dict(weight=0.1)),
 ]
 
 # Public callables that are not Keras objects (plain functions, constants):

@@ -1,3 +1,13 @@
 """Public layers of keras_memnets."""
 
-__all__ = []
+from keras_memnets.layers.approximator import ApproximatorLayer
+from keras_memnets.layers.memory import MemoryLayer
+from keras_memnets.layers.memory_informed import MemoryInformedLayer
+from keras_memnets.layers.pca import PCAReduction
+
+__all__ = [
+    "ApproximatorLayer",
+    "MemoryInformedLayer",
+    "MemoryLayer",
+    "PCAReduction",
+]

@@ -1,3 +1,5 @@
 """Public losses of keras_memnets."""
 
-__all__ = []
+from keras_memnets.losses.one_max import OneMaxLoss
+
+__all__ = ["OneMaxLoss"]
