@@ -1,3 +1,5 @@
 """Public callbacks of keras_memnets."""
 
-__all__ = []
+from keras_memnets.callbacks.restart_dead_slots import RestartDeadSlots
+
+__all__ = ["RestartDeadSlots"]

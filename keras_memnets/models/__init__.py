@@ -1,3 +1,5 @@
 """Public models of keras_memnets."""
 
-__all__ = []
+from keras_memnets.models.memory_decoder import memory_decoder
+
+__all__ = ["memory_decoder"]
