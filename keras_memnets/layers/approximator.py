@@ -167,8 +167,14 @@ class ApproximatorLayer(keras.layers.Layer):
 
     def call(self, inputs):
         h = self.output_dense(self.hidden(inputs))
-        shape = ops.shape(inputs)[:-1] + units_shape(self.units)
-        h = ops.reshape(h, shape)
+        if not isinstance(self.units, int):
+            inner = tuple(inputs.shape[1:-1])
+            if all(d is not None for d in inner):
+                # Static shape: no shape ops in the traced graph.
+                shape = (-1,) + inner + self.units
+            else:
+                shape = tuple(ops.shape(inputs)[:-1]) + self.units
+            h = ops.reshape(h, shape)
         return self.output_activation(h)
 
     def compute_output_shape(self, input_shape):

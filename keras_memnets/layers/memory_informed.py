@@ -114,9 +114,6 @@ class MemoryInformedLayer(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="candidates",
         )
-        # "...k,...kab->...ab" for units of rank 2, and so on.
-        letters = string.ascii_lowercase[: len(units_shape(self.units))]
-        self._equation = f"...z,...z{letters}->...{letters}"
 
     def _split_shapes(self, input_shape):
         name = type(self).__name__
@@ -148,6 +145,12 @@ class MemoryInformedLayer(keras.layers.Layer):
     def build(self, input_shape):
         x_shape, _ = self._split_shapes(input_shape)
         self.candidates.build(x_shape)
+        # "bz,bzo->bo" for (batch, features) inputs and units of rank 1;
+        # explicit letters rather than "..." keep TensorFlow on its fastest
+        # einsum path.
+        batch = string.ascii_lowercase[: len(x_shape) - 1]
+        units = string.ascii_uppercase[: len(units_shape(self.units))]
+        self._equation = f"{batch}z,{batch}z{units}->{batch}{units}"
 
     def call(self, inputs):
         x, selection = inputs

@@ -40,7 +40,9 @@ class PCAReduction(keras.layers.Layer):
     The research notes' `dred = DimensionReduction[dat, dl]`. `adapt(data)`
     computes the mean and the covariance (scatter) matrix of the data in
     float64, merging batches with Chan's update so that a `tf.data` stream
-    gives the same result as one array, and takes its SVD. `call` projects
+    gives the same result as one array, and takes its SVD (computed as the
+    eigendecomposition of that symmetric matrix). The result equals the SVD
+    of the centred data matrix up to the signs of the components. `call` projects
     `(x - mean) @ components`; with `whiten=True` each component is divided
     by its standard deviation. `inverse` maps projections back.
 
@@ -178,7 +180,11 @@ class PCAReduction(keras.layers.Layer):
                 f"{name}.adapt: the layer was built for {self.mean.shape[0]} "
                 f"features, the data has {mean.shape[0]}."
             )
-        u, s, _ = np.linalg.svd(scatter, hermitian=True)
+        # The scatter matrix is symmetric positive semi-definite, so its SVD
+        # is its eigendecomposition; `eigh` computes it several times faster
+        # than `svd` (eigenvalues come ascending).
+        s, u = np.linalg.eigh(scatter)
+        s, u = np.maximum(s[::-1], 0.0), u[:, ::-1]
         components = u[:, : self.units]
         # Sign convention: the largest-magnitude entry of each component is
         # positive.
