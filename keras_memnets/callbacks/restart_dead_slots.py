@@ -22,12 +22,16 @@ class RestartDeadSlots(keras.callbacks.Callback):
     takes over half of the busiest slot, like splitting the largest cluster
     in k-means:
 
-    - its selector logit (kernel column and bias of the selection
-      approximator's last `Dense`) becomes a copy of the busiest slot's, plus
-      Gaussian noise of relative scale `noise`, and both biases are lowered
-      by `log 2`, so the two share the busiest slot's probability;
     - its memory row is written from the target of a random sample that the
-      busiest slot currently wins (`MemoryLayer.set_memory_from_samples`).
+      busiest slot currently wins (`MemoryLayer.set_memory_from_samples`);
+    - its selector logit (kernel column and bias of the selection
+      approximator's last `Dense`) becomes a copy of the busiest slot's, both
+      lowered by `log 2` so that the pair shares the busiest slot's
+      probability, and then the two are pulled apart along the direction
+      from the mean hidden activation of the busiest slot's samples to that
+      of the chosen sample: the chosen sample prefers the restarted slot by a
+      logit margin of `split`, and the busiest slot's samples divide about
+      evenly, those resembling the chosen sample going to the new slot.
 
     It does nothing unless added to `fit(callbacks=[...])`.
 
@@ -39,7 +43,9 @@ class RestartDeadSlots(keras.callbacks.Callback):
             `None` uses `0.1 / memory_size`, as `keras_memnets.metrics.DeadSlots`.
         frequency: int. Check every this many epochs.
         num_samples: int. Rows of the data used per check.
-        noise: float. Relative scale of the noise added to a copied logit.
+        split: float. Logit margin by which the chosen sample prefers the
+            restarted slot over the busiest one (0 makes the two logits
+            equal).
         epsilon: float. Clipping margin of the memory activation's inverse.
         seed: optional int. Seed of the sample choice and the noise.
         verbose: int. 1 prints each restart.
@@ -66,7 +72,7 @@ class RestartDeadSlots(keras.callbacks.Callback):
         threshold=None,
         frequency=1,
         num_samples=2048,
-        noise=0.01,
+        split=1.0,
         epsilon=1e-3,
         seed=None,
         verbose=0,
@@ -85,13 +91,13 @@ class RestartDeadSlots(keras.callbacks.Callback):
             raise ValueError(
                 f"RestartDeadSlots: `threshold` must lie in [0, 1], got {threshold}."
             )
-        if noise < 0:
-            raise ValueError(f"RestartDeadSlots: `noise` must be >= 0, got {noise}.")
+        if split < 0:
+            raise ValueError(f"RestartDeadSlots: `split` must be >= 0, got {split}.")
         self.layer_name = layer_name
         self.threshold = threshold
         self.frequency = frequency
         self.num_samples = num_samples
-        self.noise = float(noise)
+        self.split = float(split)
         self.epsilon = float(epsilon)
         self.seed = seed
         self.verbose = verbose
@@ -164,13 +170,16 @@ class RestartDeadSlots(keras.callbacks.Callback):
         x = self._x[rows]
         if self._features is not None:
             x = self._features.predict(x, verbose=0)
-        selection = np.concatenate(
-            [
-                keras.ops.convert_to_numpy(layer.compute_selection(x[i : i + 512]))
-                for i in range(0, len(x), 512)
-            ]
-        )
-        winners = selection.argmax(axis=-1)
+        hidden = []
+        selection = []
+        for i in range(0, len(x), 512):
+            h = layer.selector.hidden(x[i : i + 512])
+            hidden.append(keras.ops.convert_to_numpy(h))
+            selection.append(
+                keras.ops.convert_to_numpy(layer.selector.output_dense(h))
+            )
+        hidden = np.concatenate(hidden).astype("float64")
+        winners = np.concatenate(selection).argmax(axis=-1)
         counts = np.bincount(winners, minlength=layer.memory_size).astype("float64")
         threshold = (
             0.1 / layer.memory_size if self.threshold is None else self.threshold
@@ -179,29 +188,43 @@ class RestartDeadSlots(keras.callbacks.Callback):
         if len(dead) == 0:
             return []
         dense = layer.selector.output_dense
-        kernel = np.array(keras.ops.convert_to_numpy(dense.kernel))
-        bias = np.array(keras.ops.convert_to_numpy(dense.bias)) if dense.use_bias else None
+        kernel = np.array(keras.ops.convert_to_numpy(dense.kernel), "float64")
+        bias = (
+            np.array(keras.ops.convert_to_numpy(dense.bias), "float64")
+            if dense.use_bias
+            else None
+        )
         restarted = []
         for slot in dead:
             busiest = int(np.argmax(counts))
             members = np.flatnonzero(winners == busiest)
-            if counts[busiest] < 2 or len(members) == 0:
+            if len(members) < 2:
                 break  # nothing left to split
-            scale = self.noise * (np.std(kernel[:, busiest]) + 1e-12)
-            kernel[:, slot] = kernel[:, busiest] + self._rng.normal(
-                0.0, scale, size=kernel.shape[0]
-            )
-            if bias is not None:
-                bias[busiest] -= math.log(2.0)
-                bias[slot] = bias[busiest]
-            sample = rows[self._rng.choice(members)]
+            chosen = int(self._rng.choice(members))
+            sample = int(rows[chosen])
             layer.set_memory_from_samples(
                 self._targets[sample : sample + 1], slots=[slot], epsilon=self.epsilon
             )
-            # The pair now shares the busiest slot's samples.
-            counts[slot] = counts[busiest] // 2
-            counts[busiest] -= counts[slot]
-            winners[members[: int(counts[slot])]] = slot
+            # Logit difference (new - busiest) for a sample with hidden
+            # activation h: direction . (h - mean), = split for the chosen one.
+            mean = hidden[members].mean(axis=0)
+            offset = hidden[chosen] - mean
+            norm2 = float(offset @ offset)
+            direction = self.split * offset / norm2 if norm2 > 0 else 0.0 * offset
+            if bias is None:
+                mean = 0.0 * mean  # no bias to centre the split with
+            kernel[:, slot] = kernel[:, busiest] + direction / 2
+            kernel[:, busiest] -= direction / 2
+            if bias is not None:
+                shared = bias[busiest] - math.log(2.0)
+                bias[slot] = shared - direction @ mean / 2
+                bias[busiest] = shared + direction @ mean / 2
+            # Book-keeping for the next dead slot: the pair now shares the
+            # busiest slot's samples.
+            moved = members[(hidden[members] - mean) @ direction > 0]
+            winners[moved] = slot
+            counts[slot] = len(moved)
+            counts[busiest] -= len(moved)
             restarted.append(int(slot))
             self.restarts.append({"epoch": epoch, "slot": int(slot), "from": busiest})
             if self.verbose:
@@ -209,9 +232,9 @@ class RestartDeadSlots(keras.callbacks.Callback):
                     f"RestartDeadSlots: epoch {epoch}: slot {slot} restarted "
                     f"from slot {busiest} and sample {sample}."
                 )
-        dense.kernel.assign(kernel)
+        dense.kernel.assign(kernel.astype(dense.kernel.dtype))
         if bias is not None:
-            dense.bias.assign(bias)
+            dense.bias.assign(bias.astype(dense.bias.dtype))
         return restarted
 
     def on_epoch_end(self, epoch, logs=None):
@@ -224,7 +247,7 @@ class RestartDeadSlots(keras.callbacks.Callback):
             "threshold": self.threshold,
             "frequency": self.frequency,
             "num_samples": self.num_samples,
-            "noise": self.noise,
+            "split": self.split,
             "epsilon": self.epsilon,
             "seed": self.seed,
             "verbose": self.verbose,

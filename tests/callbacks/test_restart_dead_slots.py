@@ -13,10 +13,17 @@ def _np(t):
 
 def _model_with_dead_slot(rng):
     model = models.memory_decoder(4, 6, memory_size=4, hidden_units=8)
-    dense = model.get_layer("memory_layer").selector.output_dense
-    bias = _np(dense.bias)
-    bias[2] = -30.0  # slot 2 is never selected
-    dense.bias.assign(bias)
+    selector = model.get_layer("memory_layer").selector
+    # Deterministic on every backend: hidden = relu([x, -x]); slot k scores
+    # 3 * relu(x_k), so the slots share the samples about evenly...
+    selector.hidden.kernel.assign(np.concatenate([np.eye(4), -np.eye(4)], 1))
+    selector.hidden.bias.assign(np.zeros(8))
+    kernel = np.zeros((8, 4))
+    kernel[np.arange(4), np.arange(4)] = 3.0
+    kernel += 0.1 * rng.normal(size=(8, 4))
+    selector.output_dense.kernel.assign(kernel)
+    # ... except slot 2, which is never selected.
+    selector.output_dense.bias.assign(np.array([0.0, 0.0, -30.0, 0.0]))
     x = rng.normal(size=(200, 4)).astype("float32")
     y = rng.random((200, 6)).astype("float32")
     return model, x, y
@@ -35,7 +42,7 @@ def test_dead_slot_takes_over_half_of_the_busiest_slot():
     dense = layer.selector.output_dense
     before_kernel, before_bias = _np(dense.kernel), _np(dense.bias)
     before_selection = _np(layer.compute_selection(x))
-    callback = callbacks.RestartDeadSlots(threshold=0.05, noise=0.0, seed=0).set_data(x, y)
+    callback = callbacks.RestartDeadSlots(threshold=0.05, split=0.0, seed=0).set_data(x, y)
     callback.set_model(model)
     callback.on_train_begin()
     restarted = callback.restart(epoch=0)
@@ -62,11 +69,29 @@ def test_noise_splits_the_pair_so_the_slot_is_alive():
     model, x, y = _model_with_dead_slot(rng)
     layer = model.get_layer("memory_layer")
     assert _dead(layer, x, 0.05) == 1.0
-    callback = callbacks.RestartDeadSlots(threshold=0.05, noise=0.1, seed=0).set_data(x, y)
+    callback = callbacks.RestartDeadSlots(threshold=0.05, split=2.0, seed=0).set_data(x, y)
     callback.set_model(model)
     callback.on_train_begin()
+    before = _np(layer.compute_selection(x))
     assert callback.restart() == [2]
+    after = _np(layer.compute_selection(x))
+    busiest = callback.restarts[0]["from"]
+    members = before.argmax(-1) == busiest
+    # The busiest slot's samples divide between the pair; others stay put.
+    moved = after[members].argmax(-1) == 2
+    assert 0.2 < moved.mean() < 0.8
     assert _dead(layer, x, 0.05) == 0.0
+    # The chosen sample's hidden activation gives the restarted slot a logit
+    # margin of exactly `split` over the busiest slot.
+    dense = layer.selector.output_dense
+    h = _np(layer.selector.hidden(x))
+    logits = h @ _np(dense.kernel) + _np(dense.bias)
+    row = 1 / (1 + np.exp(-_np(layer.memory)[2].astype("float64")))
+    chosen = np.flatnonzero(np.all(np.abs(np.clip(y, 1e-3, 1 - 1e-3) - row) < 1e-5, axis=1))
+    assert len(chosen) == 1
+    np.testing.assert_allclose(
+        logits[chosen[0], 2] - logits[chosen[0], busiest], 2.0, rtol=1e-4
+    )
 
 
 def test_in_fit_restarts_and_keeps_training_finite():
@@ -97,6 +122,8 @@ def test_no_dead_slots_changes_nothing():
 def test_errors():
     with pytest.raises(ValueError, match="RestartDeadSlots.*frequency"):
         callbacks.RestartDeadSlots(frequency=0)
+    with pytest.raises(ValueError, match="RestartDeadSlots.*split"):
+        callbacks.RestartDeadSlots(split=-1.0)
     with pytest.raises(ValueError, match="RestartDeadSlots.*threshold"):
         callbacks.RestartDeadSlots(threshold=2.0)
     with pytest.raises(ValueError, match="RestartDeadSlots.set_data"):
