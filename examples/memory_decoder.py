@@ -105,6 +105,13 @@ def parse_args(argv=None):
                         help="train Adam and SignSGD over --seeds seeds for verdict (d)")
     parser.add_argument("--seeds", type=int, default=3,
                         help="seeds per optimizer with --compare-optimizers")
+    parser.add_argument("--compare-with", choices=["signsgd", "signum"],
+                        default="signsgd",
+                        help="the sign optimizer that --compare-optimizers runs")
+    parser.add_argument("--sign-learning-rate", type=float, default=None,
+                        help="learning rate of the sign optimizer in "
+                        "--compare-optimizers (default: its default above; Adam "
+                        "there always uses its default)")
     parser.add_argument("--source", default="bundled",
                         choices=["auto", "bundled", "tfds", "keras"],
                         help="MNIST source for keras_memnets.datasets.load_mnist")
@@ -211,7 +218,8 @@ def utilisation(selection, labels, memory_size):
     return values
 
 
-def train_run(args, data, label, optimizer, one_max, seed, verbose=1):
+def train_run(args, data, label, optimizer, one_max, seed, learning_rate=None,
+              verbose=1):
     print(
         f"\n== Run {label!r}: optimizer={optimizer}, 1-max weight={one_max:g}, "
         f"seed={seed}, {args.epochs} epochs"
@@ -235,7 +243,7 @@ def train_run(args, data, label, optimizer, one_max, seed, verbose=1):
         rows = np.random.default_rng(seed).choice(len(data["x_train"]), mn, replace=False)
         memory_layer.set_memory_from_samples(data["x_train"][rows])
     model.compile(
-        optimizer=make_optimizer(optimizer, args.learning_rate),
+        optimizer=make_optimizer(optimizer, learning_rate),
         loss={"memory": "mse", "informed": "mse"},
         metrics={
             "selection": [
@@ -283,8 +291,7 @@ def train_run(args, data, label, optimizer, one_max, seed, verbose=1):
         "label": label,
         "optimizer": optimizer,
         "learning_rate": (
-            DEFAULT_LEARNING_RATES[optimizer]
-            if args.learning_rate is None else args.learning_rate
+            DEFAULT_LEARNING_RATES[optimizer] if learning_rate is None else learning_rate
         ),
         "one_max": one_max,
         "seed": seed,
@@ -361,7 +368,7 @@ def verdict_c(without, with_one_max):
     )
 
 
-def verdict_d(comparison):
+def verdict_d(comparison, sign_name="signsgd"):
     observation = "SignSGD improves utilisation (and gets stuck in worse minima)"
     if comparison is None:
         return dict(id="d", observation=observation,
@@ -379,6 +386,7 @@ def verdict_d(comparison):
     perp_sign = float(np.mean([t["perplexity"] for t in sign]))
     loss_adam = float(np.mean([t["total_mse"] for t in adam]))
     loss_sign = float(np.mean([t["total_mse"] for t in sign]))
+    label = {"signsgd": "SignSGD", "signum": "Signum"}[sign_name]
     improves = slots_sign - slots_adam >= SIGN_SLOT_GAIN
     stuck = loss_sign >= SIGN_LOSS_FACTOR * loss_adam
     verdict = (
@@ -389,12 +397,12 @@ def verdict_d(comparison):
     return dict(
         id="d", observation=observation,
         measured=(
-            f"over {len(adam)} seeds: slots for 90% Adam {slots_adam:.1f}, SignSGD "
-            f"{slots_sign:.1f}; perplexity/mn Adam {perp_adam:.3f}, SignSGD "
-            f"{perp_sign:.3f}; summed test MSE Adam {loss_adam:.4f}, SignSGD "
+            f"over {len(adam)} seeds: slots for 90% Adam {slots_adam:.1f}, {label} "
+            f"{slots_sign:.1f}; perplexity/mn Adam {perp_adam:.3f}, {label} "
+            f"{perp_sign:.3f}; summed test MSE Adam {loss_adam:.4f}, {label} "
             f"{loss_sign:.4f}"
         ),
-        threshold=f"improves if SignSGD uses >= {SIGN_SLOT_GAIN:g} more slots for 90%; "
+        threshold=f"improves if {label} uses >= {SIGN_SLOT_GAIN:g} more slots for 90%; "
         f"stuck if its MSE >= {SIGN_LOSS_FACTOR:g} x Adam's",
         verdict=verdict,
     )
@@ -510,7 +518,8 @@ def main(argv=None):
 
     main_label = f"{args.optimizer}" + (f", 1-max {args.one_max:g}" if args.one_max else "")
     main_run, model, outputs = train_run(
-        args, data, main_label, args.optimizer, args.one_max, args.seed
+        args, data, main_label, args.optimizer, args.one_max, args.seed,
+        learning_rate=args.learning_rate,
     )
     params = model.count_params()
     print(f"memory_decoder has {params:,} parameters (the notes' NetSize).")
@@ -521,7 +530,8 @@ def main(argv=None):
     if args.compare_one_max:
         other = 0.0 if args.one_max > 0 else args.comparison_weight
         other_label = f"{args.optimizer}" + (f", 1-max {other:g}" if other else "")
-        other_run, _, _ = train_run(args, data, other_label, args.optimizer, other, args.seed)
+        other_run, _, _ = train_run(args, data, other_label, args.optimizer, other,
+                                    args.seed, learning_rate=args.learning_rate)
         runs.append(other_run)
         without, with_one_max = (
             (main_run, other_run) if args.one_max == 0 else (other_run, main_run)
@@ -534,18 +544,24 @@ def main(argv=None):
             print("\nSignSGD is not available in this keras_memnets: (d) is not run.")
             comparison = "unavailable"
         else:
+            # Each optimizer at its own learning rate: Adam at its default,
+            # the sign optimizer at --sign-learning-rate (or its default).
             comparison = {"adam": [], "signsgd": []}
             for s in range(args.seeds):
-                for name in ("adam", "signsgd"):
+                for key, name, lr in (
+                    ("adam", "adam", None),
+                    ("signsgd", args.compare_with, args.sign_learning_rate),
+                ):
                     run, _, _ = train_run(args, data, f"{name} seed {args.seed + s}",
-                                          name, args.one_max, args.seed + s, verbose=0)
-                    comparison[name].append(run)
+                                          name, args.one_max, args.seed + s,
+                                          learning_rate=lr, verbose=0)
+                    comparison[key].append(run)
 
     verdicts = [
         verdict_a(main_run),
         verdict_b(main_run, args.memory_size),
         verdict_c(without, with_one_max),
-        verdict_d(comparison),
+        verdict_d(comparison, args.compare_with),
     ]
     print_verdicts(verdicts)
 
