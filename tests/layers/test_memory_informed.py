@@ -63,3 +63,18 @@ def test_inputs_must_be_a_pair_of_matching_rank():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=f"MemoryInformedLayer.*{match}"):
         MemoryInformedLayer(**kwargs)
+
+
+def test_higher_rank_inputs_and_tuple_units():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 3, 6)).astype("float32")
+    logits = rng.normal(size=(2, 3, 4))
+    selection = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype("float32")
+    layer = MemoryInformedLayer(4, (2, 5), hidden_units=8)
+    out = _np(layer([x, selection]))
+    assert out.shape == (2, 3, 2, 5)
+    candidates = _np(layer.candidates(x))
+    assert candidates.shape == (2, 3, 4, 2, 5)
+    np.testing.assert_allclose(
+        out, np.einsum("btk,btkij->btij", selection, candidates), rtol=1e-5, atol=1e-6
+    )
