@@ -1,5 +1,6 @@
 """Public callbacks of keras_memnets."""
 
 from keras_memnets.callbacks.log_std_schedule import LogStdSchedule
+from keras_memnets.callbacks.restart_dead_slots import RestartDeadSlots
 
-__all__ = ["LogStdSchedule"]
+__all__ = ["LogStdSchedule", "RestartDeadSlots"]

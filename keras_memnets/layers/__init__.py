@@ -1,6 +1,17 @@
 """Public layers of keras_memnets."""
 
+from keras_memnets.layers.approximator import ApproximatorLayer
 from keras_memnets.layers.correlation_norm import CorrelationNorm
+from keras_memnets.layers.memory import MemoryLayer
+from keras_memnets.layers.memory_informed import MemoryInformedLayer
+from keras_memnets.layers.pca import PCAReduction
 from keras_memnets.layers.variant_heads import VariantHeads
 
-__all__ = ["CorrelationNorm", "VariantHeads"]
+__all__ = [
+    "ApproximatorLayer",
+    "CorrelationNorm",
+    "MemoryInformedLayer",
+    "MemoryLayer",
+    "PCAReduction",
+    "VariantHeads",
+]

@@ -1,3 +1,5 @@
 """Public regularizers of keras_memnets."""
 
-__all__ = []
+from keras_memnets.regularizers.one_max import OneMax
+
+__all__ = ["OneMax"]

@@ -1,0 +1,258 @@
+"""RestartDeadSlots: revive unused memory slots, as VQ codebooks do."""
+
+import math
+
+import keras
+import numpy as np
+
+from keras_memnets.api_export import register
+from keras_memnets.layers.memory import MemoryLayer
+
+
+@register
+class RestartDeadSlots(keras.callbacks.Callback):
+    """Restarts the dead slots of a `MemoryLayer` from data samples.
+
+    Not part of the research notes: vector-quantisation codebooks restart
+    unused codes from data samples (e.g. Jukebox, SoundStream), and the notes
+    observe that the memory array "isn't fully utilized". Every `frequency`
+    epochs this callback computes the selection on (up to `num_samples` rows
+    of) the data given to `set_data`, and finds the slots that are the argmax
+    of less than a `threshold` share of the samples. Each dead slot then
+    takes over half of the busiest slot, like splitting the largest cluster
+    in k-means:
+
+    - its memory row is written from the target of a random sample that the
+      busiest slot currently wins (`MemoryLayer.set_memory_from_samples`);
+    - its selector logit (kernel column and bias of the selection
+      approximator's last `Dense`) becomes a copy of the busiest slot's, both
+      lowered by `log 2` so that the pair shares the busiest slot's
+      probability, and then the two are pulled apart along the direction
+      from the mean hidden activation of the busiest slot's samples to that
+      of the chosen sample: the chosen sample prefers the restarted slot by a
+      logit margin of `split`, and the busiest slot's samples divide about
+      evenly, those resembling the chosen sample going to the new slot.
+
+    It does nothing unless added to `fit(callbacks=[...])`.
+
+    Args:
+        layer_name: str. Name of the `MemoryLayer` in the model
+            (`keras_memnets.models.memory_decoder` names it
+            `"memory_layer"`).
+        threshold: optional float. Argmax share below which a slot is dead;
+            `None` uses `0.1 / memory_size`, as `keras_memnets.metrics.DeadSlots`.
+        frequency: int. Check every this many epochs.
+        num_samples: int. Rows of the data used per check.
+        split: float. Logit margin by which the chosen sample prefers the
+            restarted slot over the busiest one (0 makes the two logits
+            equal).
+        epsilon: float. Clipping margin of the memory activation's inverse.
+        seed: optional int. Seed of the sample choice and the noise.
+        verbose: int. 1 prints each restart.
+
+    Example:
+
+    >>> model = keras_memnets.models.memory_decoder(6, 784, hidden_units=32)
+    >>> restart = keras_memnets.callbacks.RestartDeadSlots().set_data(
+    ...     np.random.rand(256, 6), np.random.rand(256, 784))
+    >>> model.compile("adam", loss={"memory": "mse", "informed": "mse"})
+    >>> _ = model.fit(np.random.rand(256, 6),
+    ...     {"memory": np.random.rand(256, 784),
+    ...      "informed": np.random.rand(256, 784)},
+    ...     epochs=1, verbose=0, callbacks=[restart])
+
+    Reference:
+        Dhariwal et al., "Jukebox: A Generative Model for Music", 2020
+        (codebook restarts); Zeghidour et al., "SoundStream", 2021.
+    """
+
+    def __init__(
+        self,
+        layer_name="memory_layer",
+        threshold=None,
+        frequency=1,
+        num_samples=2048,
+        split=1.0,
+        epsilon=1e-3,
+        seed=None,
+        verbose=0,
+    ):
+        super().__init__()
+        if isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1:
+            raise ValueError(
+                f"RestartDeadSlots: `frequency` must be a positive int, got {frequency!r}."
+            )
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(
+                "RestartDeadSlots: `num_samples` must be a positive int, got "
+                f"{num_samples!r}."
+            )
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise ValueError(
+                f"RestartDeadSlots: `threshold` must lie in [0, 1], got {threshold}."
+            )
+        if split < 0:
+            raise ValueError(f"RestartDeadSlots: `split` must be >= 0, got {split}.")
+        self.layer_name = layer_name
+        self.threshold = threshold
+        self.frequency = frequency
+        self.num_samples = num_samples
+        self.split = float(split)
+        self.epsilon = float(epsilon)
+        self.seed = seed
+        self.verbose = verbose
+        self._x = None
+        self._targets = None
+        self._rng = np.random.default_rng(seed)
+        self._features = None
+        self.restarts = []
+
+    def set_data(self, x, targets):
+        """Gives the data that selections are computed on and slots written from.
+
+        Args:
+            x: array `(n, ...)`: model inputs.
+            targets: array `(n, *units)`: the memory output's targets.
+
+        Returns:
+            The callback itself, so that the call can be chained.
+        """
+        x = np.asarray(x)
+        targets = np.asarray(targets)
+        if len(x) != len(targets) or len(x) == 0:
+            raise ValueError(
+                "RestartDeadSlots.set_data: `x` and `targets` must have the "
+                f"same, non-zero number of rows, got {len(x)} and {len(targets)}."
+            )
+        self._x, self._targets = x, targets
+        return self
+
+    def _memory_layer(self):
+        try:
+            layer = self.model.get_layer(self.layer_name)
+        except ValueError as e:
+            raise ValueError(
+                f"RestartDeadSlots: the model has no layer named "
+                f"{self.layer_name!r} (set `layer_name`)."
+            ) from e
+        if not isinstance(layer, MemoryLayer):
+            raise ValueError(
+                f"RestartDeadSlots: layer {self.layer_name!r} is a "
+                f"{type(layer).__name__}, expected a MemoryLayer."
+            )
+        return layer
+
+    def on_train_begin(self, logs=None):
+        if self._x is None:
+            raise ValueError(
+                "RestartDeadSlots: no data; call `callback.set_data(x, targets)` "
+                "before `fit`."
+            )
+        layer = self._memory_layer()
+        inputs = self.model.inputs
+        if len(inputs) == 1 and layer.input is inputs[0]:
+            self._features = None  # the layer reads the model's input
+        else:
+            self._features = keras.Model(inputs, layer.input)
+
+    def restart(self, epoch=None):
+        """Checks the slots once and restarts the dead ones.
+
+        Args:
+            epoch: optional int, recorded with each restart.
+
+        Returns:
+            The list of slot indices that were restarted.
+        """
+        layer = self._memory_layer()
+        n = len(self._x)
+        rows = self._rng.choice(n, size=min(n, self.num_samples), replace=False)
+        x = self._x[rows]
+        if self._features is not None:
+            x = self._features.predict(x, verbose=0)
+        hidden = []
+        selection = []
+        for i in range(0, len(x), 512):
+            h = layer.selector.hidden(x[i : i + 512])
+            hidden.append(keras.ops.convert_to_numpy(h))
+            selection.append(
+                keras.ops.convert_to_numpy(layer.selector.output_dense(h))
+            )
+        hidden = np.concatenate(hidden).astype("float64")
+        winners = np.concatenate(selection).argmax(axis=-1)
+        counts = np.bincount(winners, minlength=layer.memory_size).astype("float64")
+        threshold = (
+            0.1 / layer.memory_size if self.threshold is None else self.threshold
+        )
+        dead = np.flatnonzero(counts / counts.sum() < threshold)
+        if len(dead) == 0:
+            return []
+        dense = layer.selector.output_dense
+        kernel = np.array(keras.ops.convert_to_numpy(dense.kernel), "float64")
+        bias = (
+            np.array(keras.ops.convert_to_numpy(dense.bias), "float64")
+            if dense.use_bias
+            else None
+        )
+        restarted = []
+        for slot in dead:
+            busiest = int(np.argmax(counts))
+            members = np.flatnonzero(winners == busiest)
+            if len(members) < 2:
+                break  # nothing left to split
+            chosen = int(self._rng.choice(members))
+            sample = int(rows[chosen])
+            layer.set_memory_from_samples(
+                self._targets[sample : sample + 1], slots=[slot], epsilon=self.epsilon
+            )
+            # Logit difference (new - busiest) for a sample with hidden
+            # activation h: direction . (h - mean), = split for the chosen one.
+            mean = hidden[members].mean(axis=0)
+            offset = hidden[chosen] - mean
+            norm2 = float(offset @ offset)
+            direction = self.split * offset / norm2 if norm2 > 0 else 0.0 * offset
+            if bias is None:
+                mean = 0.0 * mean  # no bias to centre the split with
+            kernel[:, slot] = kernel[:, busiest] + direction / 2
+            kernel[:, busiest] -= direction / 2
+            if bias is not None:
+                shared = bias[busiest] - math.log(2.0)
+                bias[slot] = shared - direction @ mean / 2
+                bias[busiest] = shared + direction @ mean / 2
+            # Book-keeping for the next dead slot: the pair now shares the
+            # busiest slot's samples.
+            moved = members[(hidden[members] - mean) @ direction > 0]
+            winners[moved] = slot
+            counts[slot] = len(moved)
+            counts[busiest] -= len(moved)
+            restarted.append(int(slot))
+            self.restarts.append({"epoch": epoch, "slot": int(slot), "from": busiest})
+            if self.verbose:
+                print(
+                    f"RestartDeadSlots: epoch {epoch}: slot {slot} restarted "
+                    f"from slot {busiest} and sample {sample}."
+                )
+        dense.kernel.assign(kernel.astype(dense.kernel.dtype))
+        if bias is not None:
+            dense.bias.assign(bias.astype(dense.bias.dtype))
+        return restarted
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.frequency == 0:
+            self.restart(epoch)
+
+    def get_config(self):
+        return {
+            "layer_name": self.layer_name,
+            "threshold": self.threshold,
+            "frequency": self.frequency,
+            "num_samples": self.num_samples,
+            "split": self.split,
+            "epsilon": self.epsilon,
+            "seed": self.seed,
+            "verbose": self.verbose,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,105 @@
+"""memory_decoder: the research notes' memory / memory-informed network."""
+
+import keras
+
+from keras_memnets.api_export import register
+from keras_memnets.layers.memory import MemoryLayer
+from keras_memnets.layers.memory_informed import MemoryInformedLayer
+
+
+@register
+def memory_decoder(
+    input_dim,
+    output_dim,
+    memory_size=10,
+    hidden_units=512,
+    activation="relu",
+    memory_activation="sigmoid",
+    output_activation="sigmoid",
+    return_selection=False,
+    selection_regularizer=None,
+    name="memory_decoder",
+):
+    """Builds the notes' two-output memory / memory-informed decoder.
+
+    The functional graph of the research notes (`mn = 10`, `dl = 6`,
+    `sl = 784` for MNIST):
+
+    - `"memory"`: `F · sigmoid(M)` with the selection
+      `F = softmax(Approximator[hidden_units, memory_size](x))` and the learned
+      memory array `M` of shape `(memory_size, output_dim)`
+      (`keras_memnets.layers.MemoryLayer`, layer name `"memory_layer"`).
+    - `"informed"`: `Σ_k F_k · sigmoid(Approximator[hidden_units,
+      (memory_size, output_dim)](x))_k`
+      (`keras_memnets.layers.MemoryInformedLayer`, layer name
+      `"informed_layer"`), which reuses the same `F`.
+
+    Train both outputs on the same target (`loss={"memory": "mse",
+    "informed": "mse"}`), so that each part gets the gradient along its own
+    path. With `return_selection=True` the model has a third output
+    `"selection"` (`F`, shape `(batch, memory_size)`), to attach the
+    utilisation metrics of `keras_memnets.metrics` or a
+    `keras_memnets.losses.OneMaxLoss`; otherwise the selection is reachable as
+    `model.get_layer("memory_layer").output[1]`.
+
+    With the notes' sizes (`input_dim=6, output_dim=784, memory_size=10,
+    hidden_units=512`) `count_params()` is 4,042,058 (the notes' `NetSize`).
+
+    Args:
+        input_dim: int. Features per input (the notes' `dl`).
+        output_dim: int or tuple of ints. Per-sample output shape (`sl`).
+        memory_size: int. Number of memory slots (`mn`).
+        hidden_units: int. Hidden width of both approximators.
+        activation: str or callable. Their hidden activation.
+        memory_activation: str or callable. Applied to the memory array.
+        output_activation: str or callable. Applied to the informed
+            candidates.
+        return_selection: bool. Add the `"selection"` output.
+        selection_regularizer: optional regularizer of the selection (for
+            example `keras_memnets.regularizers.OneMax(0.1)`, the notes'
+            1-max term).
+        name: str. Name of the model.
+
+    Returns:
+        A `keras.Model` with input `(batch, input_dim)` and a dict of outputs
+        `{"memory", "informed"}` (plus `"selection"`).
+
+    Example:
+
+    >>> model = keras_memnets.models.memory_decoder(6, 784)
+    >>> model.count_params()
+    4042058
+    >>> sorted(model.output_names)
+    ['informed', 'memory']
+
+    Reference:
+        `shared/seeds/000-memory-and-set-min-notes.txt` (second part).
+    """
+    inputs = keras.Input((input_dim,), name="features")
+    memory_output, selection = MemoryLayer(
+        memory_size,
+        output_dim,
+        hidden_units=hidden_units,
+        activation=activation,
+        memory_activation=memory_activation,
+        return_selection=True,
+        selection_regularizer=selection_regularizer,
+        name="memory_layer",
+    )(inputs)
+    informed_output = MemoryInformedLayer(
+        memory_size,
+        output_dim,
+        hidden_units=hidden_units,
+        activation=activation,
+        output_activation=output_activation,
+        name="informed_layer",
+    )([inputs, selection])
+    # Identity layers give the outputs their names ("memory", "informed",
+    # "selection"), which `compile(loss={...})` and `fit` dicts use.
+    outputs = {
+        "memory": keras.layers.Identity(name="memory")(memory_output),
+        "informed": keras.layers.Identity(name="informed")(informed_output),
+    }
+    if return_selection:
+        outputs["selection"] = keras.layers.Identity(name="selection")(selection)
+    return keras.Model(inputs, outputs, name=name)

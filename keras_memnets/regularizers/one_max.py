@@ -1,0 +1,55 @@
+"""The 1-max term as an activity regularizer of a selection."""
+
+import keras
+from keras import ops
+
+from keras_memnets.api_export import register
+
+
+@register
+class OneMax(keras.regularizers.Regularizer):
+    """`weight * Σ_rows (1 - max_k p_k)`: the 1-max term as a regularizer.
+
+    The same term as `keras_memnets.losses.OneMaxLoss`, for use as the
+    `selection_regularizer` of `keras_memnets.layers.MemoryLayer` or as any
+    layer's `activity_regularizer`. Like Keras' `L1`/`L2`, the value is a sum
+    over the rows; Keras divides an activity regularizer by the batch size
+    (and `MemoryLayer` does the same for its selection), so the loss that is
+    added equals `weight * OneMaxLoss()(None, p)`.
+
+    Args:
+        weight: float. Factor of the term, >= 0.
+
+    Call arguments:
+        x: tensor `(batch, ..., memory_size)` of probabilities.
+
+    Returns:
+        A scalar tensor.
+
+    Example:
+
+    >>> regularizer = keras_memnets.regularizers.OneMax(0.5)
+    >>> float(regularizer(np.array([[1.0, 0.0], [0.5, 0.5]])))
+    0.25
+
+    Reference:
+        `shared/seeds/000-memory-and-set-min-notes.txt` (second part).
+    """
+
+    def __init__(self, weight=1.0):
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise TypeError(f"OneMax: `weight` must be a float, got {weight!r}.")
+        if weight < 0:
+            raise ValueError(f"OneMax: `weight` must be >= 0, got {weight}.")
+        self.weight = float(weight)
+
+    def __call__(self, x):
+        x = ops.convert_to_tensor(x)
+        if keras.backend.standardize_dtype(x.dtype) in ("float16", "bfloat16"):
+            # Under mixed precision the term is added to float32 losses;
+            # TensorFlow refuses to sum float16 and float32 tensors.
+            x = ops.cast(x, "float32")
+        return self.weight * ops.sum(1.0 - ops.max(x, axis=-1))
+
+    def get_config(self):
+        return {"weight": self.weight}
