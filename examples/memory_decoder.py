@@ -65,7 +65,11 @@ HELPS_RELATIVE_GAIN = 0.02
 SIGN_SLOT_GAIN = 1.0
 SIGN_LOSS_FACTOR = 1.1
 
-DEFAULT_LEARNING_RATES = {"adam": 1e-3, "sgd": 0.1, "signsgd": 1e-4, "signum": 1e-4}
+# The sign optimizers' rate comes from a one-seed sweep (3e-5 .. 3e-2) on this
+# decoder's architecture (6 PCA features, 512 hidden, 784 sigmoid outputs,
+# batch 64, 8 epochs): 3e-3 gave the lowest test MSE for both SignSGD and
+# Signum (see the SignSGD guide).
+DEFAULT_LEARNING_RATES = {"adam": 1e-3, "sgd": 0.1, "signsgd": 3e-3, "signum": 3e-3}
 
 
 def parse_args(argv=None):

@@ -27,19 +27,21 @@ STEPS = 4
 
 
 def _model():
-    """The model trained data-parallel.
+    """The model trained data-parallel: the library's memory layers.
 
-    One function so that the model can be swapped for one built from
-    keras_memnets layers. It must be deterministic given `set_random_seed`
-    and free of dropout, so single-device and data-parallel runs can be
-    compared weight by weight.
+    An ApproximatorLayer feeding a MemoryLayer (softmax selection dotted with
+    a sigmoid memory). Deterministic given `set_random_seed` and free of
+    dropout, so single-device and data-parallel runs can be compared weight
+    by weight.
     """
+    from keras_memnets.layers import ApproximatorLayer
+    from keras_memnets.layers import MemoryLayer
+
     return keras.Sequential(
         [
             keras.Input((8,)),
-            keras.layers.Dense(16, activation="tanh"),
-            keras.layers.Dense(16, activation="relu"),
-            keras.layers.Dense(4),
+            ApproximatorLayer(16, 16, activation="tanh"),
+            MemoryLayer(memory_size=4, units=4, hidden_units=16),
         ]
     )
 
