@@ -9,6 +9,7 @@ from keras import ops
 from keras import regularizers
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.validation import positive_int
 
 
 def standardize_units(units, argument, layer):
@@ -129,13 +130,7 @@ class ApproximatorLayer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         name = type(self).__name__
-        hidden_units = standardize_units(hidden_units, "hidden_units", name)
-        if not isinstance(hidden_units, int):
-            raise TypeError(
-                f"{name}: `hidden_units` must be a positive int, got "
-                f"{hidden_units!r}."
-            )
-        self.hidden_units = hidden_units
+        self.hidden_units = positive_int(hidden_units, "hidden_units", name)
         self.units = standardize_units(units, "units", name)
         self.activation = activations.get(activation)
         self.output_activation = activations.get(output_activation)

@@ -12,6 +12,7 @@ from keras_memnets.layers.approximator import ApproximatorLayer
 from keras_memnets.layers.approximator import check_min_rank
 from keras_memnets.layers.approximator import standardize_units
 from keras_memnets.layers.approximator import units_shape
+from keras_memnets.utils.validation import positive_int
 
 
 def _inverse_sigmoid(y, epsilon):
@@ -132,15 +133,9 @@ class MemoryLayer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         name = type(self).__name__
-        memory_size = standardize_units(memory_size, "memory_size", name)
-        if not isinstance(memory_size, int):
-            raise TypeError(
-                f"{name}: `memory_size` must be a positive int, got "
-                f"{memory_size!r}."
-            )
-        self.memory_size = memory_size
+        self.memory_size = positive_int(memory_size, "memory_size", name)
         self.units = standardize_units(units, "units", name)
-        self.hidden_units = standardize_units(hidden_units, "hidden_units", name)
+        self.hidden_units = positive_int(hidden_units, "hidden_units", name)
         self.activation = activations.get(activation)
         self.memory_activation = activations.get(memory_activation)
         self.return_selection = bool(return_selection)

@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_memnets.api_export import register
 from keras_memnets.layers.approximator import check_min_rank
+from keras_memnets.utils.validation import positive_int
 
 
 def _batches(data, batch_size, steps):
@@ -87,11 +88,7 @@ class PCAReduction(keras.layers.Layer):
     def __init__(self, units, whiten=False, epsilon=1e-7, **kwargs):
         super().__init__(**kwargs)
         name = type(self).__name__
-        if isinstance(units, bool) or not isinstance(units, int):
-            raise TypeError(f"{name}: `units` must be a positive int, got {units!r}.")
-        if units <= 0:
-            raise ValueError(f"{name}: `units` must be a positive int, got {units}.")
-        self.units = units
+        self.units = positive_int(units, "units", name)
         self.whiten = bool(whiten)
         self.epsilon = float(epsilon)
         self._adapted = False

@@ -14,17 +14,9 @@ import numpy as np
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.validation import positive_int
 
 
-def _check_memory_size(memory_size, cls):
-    if isinstance(memory_size, bool) or not isinstance(memory_size, int):
-        raise TypeError(
-            f"{cls}: `memory_size` must be a positive int, got {memory_size!r}."
-        )
-    if memory_size < 1:
-        raise ValueError(
-            f"{cls}: `memory_size` must be a positive int, got {memory_size}."
-        )
 
 
 class _SelectionMetric(keras.metrics.Metric):
@@ -32,7 +24,7 @@ class _SelectionMetric(keras.metrics.Metric):
 
     def __init__(self, memory_size, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
-        _check_memory_size(memory_size, type(self).__name__)
+        positive_int(memory_size, "memory_size", type(self).__name__)
         self.memory_size = memory_size
         self.selection_sum = self.add_variable(
             shape=(memory_size,), initializer="zeros", name="selection_sum"
