@@ -171,27 +171,23 @@ def _prediction_head(case, inputs, **dense_kwargs):
 
 def build_model(case, rng, dtype=None):
     """Returns `(model, obj, x, y)`: a compiled model that uses the object."""
-    if case.kind == "model":
-        if dtype is not None:
-            with dtype_policy(dtype):
-                obj = make_instance(case)
-        else:
-            obj = make_instance(case)
-    else:
+
+    def scope():
+        # Builders and the wrapping model take the global policy; layers get
+        # theirs as the `dtype` argument of `make_instance`.
+        return dtype_policy(dtype) if dtype is not None else contextlib.nullcontext()
+
+    with scope():
         obj = make_instance(case, dtype=dtype)
     x = sample_inputs(case, rng)
     if case.setup is not None:
         case.setup(obj, x)
     if case.build is not None:
-        if dtype is not None:
-            with dtype_policy(dtype):
-                model, x, y = case.build(obj, x, rng)
-        else:
+        with scope():
             model, x, y = case.build(obj, x, rng)
         return model, obj, x, y
 
-    scope = dtype_policy(dtype) if dtype is not None else contextlib.nullcontext()
-    with scope:
+    with scope():
         if case.kind == "layer":
             inputs = _symbolic_inputs(x)
             outputs = obj(inputs)
