@@ -33,7 +33,6 @@ to the threshold that decides it.
 
 import argparse
 import json
-import math
 import os
 import time
 

@@ -7,7 +7,6 @@ model in `compile` (for example `metrics={"selection": [...]}` on
 accumulate over an epoch and are reset by Keras between epochs.
 """
 
-import math
 
 import keras
 import numpy as np

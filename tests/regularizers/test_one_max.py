@@ -39,7 +39,6 @@ def test_gradient_reaches_only_the_max_entry():
             value = OneMax(2.0)(p)
         grad = tape.gradient(value, p).numpy()
     else:
-        import torch
 
         p = p.clone().requires_grad_(True)
         OneMax(2.0)(p).backward()
