@@ -6,6 +6,8 @@ import warnings
 import keras
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.validation import number_in_range
+from keras_memnets.utils.validation import positive_int
 
 
 @register
@@ -53,31 +55,16 @@ class ConvergenceStopping(keras.callbacks.Callback):
         super().__init__()
         if not isinstance(monitor, str):
             raise TypeError(
-                f"ConvergenceStopping: `monitor` must be a str; got {monitor!r}."
+                f"ConvergenceStopping: `monitor` must be a str, got {monitor!r}."
             )
-        if isinstance(rel_tol, bool) or not isinstance(rel_tol, (int, float)):
-            raise TypeError(
-                "ConvergenceStopping: `rel_tol` must be a number >= 0; got "
-                f"{rel_tol!r}."
-            )
-        if not math.isfinite(rel_tol) or rel_tol < 0:
-            raise ValueError(
-                "ConvergenceStopping: `rel_tol` must be a finite number >= 0; "
-                f"got {rel_tol!r}."
-            )
-        if isinstance(patience, bool) or not _is_int(patience):
-            raise TypeError(
-                "ConvergenceStopping: `patience` must be a positive int; got "
-                f"{patience!r}."
-            )
-        if patience < 1:
-            raise ValueError(
-                "ConvergenceStopping: `patience` must be a positive int; got "
-                f"{patience!r}."
-            )
+        owner = "ConvergenceStopping"
+        rel_tol = number_in_range(rel_tol, "rel_tol", owner, low=0.0)
+        if rel_tol == float("inf"):
+            raise ValueError(f"{owner}: `rel_tol` must be finite, got inf.")
+        patience = positive_int(patience, "patience", owner)
         if not isinstance(stop_training, bool):
             raise TypeError(
-                "ConvergenceStopping: `stop_training` must be a bool; got "
+                "ConvergenceStopping: `stop_training` must be a bool, got "
                 f"{stop_training!r}."
             )
         self.monitor = monitor
@@ -137,10 +124,3 @@ class ConvergenceStopping(keras.callbacks.Callback):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-def _is_int(value):
-    try:
-        return int(value) == value and not isinstance(value, float)
-    except (TypeError, ValueError):
-        return False

@@ -2,6 +2,10 @@
 
 import keras
 
+from keras_memnets.utils.validation import get_activation
+from keras_memnets.utils.validation import one_of
+from keras_memnets.utils.validation import positive_int
+
 PLACEMENTS = ("notes", "symmetric")
 
 
@@ -78,30 +82,19 @@ def autoencoder(
     Reference:
         The guide `docs/guides/overfit_capacity.rst`.
     """
-    encoder_sizes = _sizes(encoder_sizes, "encoder_sizes", minimum=1)
+    owner = "autoencoder"
+    encoder_sizes = _sizes(encoder_sizes, "encoder_sizes")
     if decoder_sizes is None:
         decoder_sizes = list(reversed(encoder_sizes))
-    decoder_sizes = _sizes(decoder_sizes, "decoder_sizes", minimum=1)
-    if isinstance(latent_dim, bool) or not _is_int(latent_dim):
-        raise TypeError(
-            f"autoencoder: `latent_dim` must be a positive int; got "
-            f"{latent_dim!r}."
-        )
-    if latent_dim < 1:
-        raise ValueError(
-            f"autoencoder: `latent_dim` must be a positive int; got "
-            f"{latent_dim!r}."
-        )
-    if relu_placement not in PLACEMENTS:
-        raise ValueError(
-            f"autoencoder: `relu_placement` must be one of {PLACEMENTS}; got "
-            f"{relu_placement!r}."
-        )
+    decoder_sizes = _sizes(decoder_sizes, "decoder_sizes")
+    latent_dim = positive_int(latent_dim, "latent_dim", owner)
+    one_of(relu_placement, "relu_placement", owner, PLACEMENTS)
     if not isinstance(use_bias, bool):
         raise TypeError(
-            f"autoencoder: `use_bias` must be a bool; got {use_bias!r}."
+            f"{owner}: `use_bias` must be a bool, got {use_bias!r}."
         )
-    latent_dim = int(latent_dim)
+    get_activation(activation, "activation", owner)
+    get_activation(output_activation, "output_activation", owner)
     inputs = keras.Input(shape=(encoder_sizes[0],), name="image")
     h = inputs
     for i, units in enumerate(encoder_sizes[1:]):
@@ -123,34 +116,15 @@ def autoencoder(
     return keras.Model(inputs, h, name=name)
 
 
-def _is_int(value):
-    try:
-        return int(value) == value and not isinstance(value, float)
-    except (TypeError, ValueError):
-        return False
-
-
-def _sizes(sizes, argument, minimum):
+def _sizes(sizes, argument):
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
         raise TypeError(
-            f"autoencoder: `{argument}` must be a list of positive ints; got "
-            f"{sizes!r}."
+            f"autoencoder: `{argument}` must be a list of positive ints, "
+            f"got {sizes!r}."
         )
-    sizes = list(sizes)
-    for value in sizes:
-        if isinstance(value, bool) or not _is_int(value):
-            raise TypeError(
-                f"autoencoder: `{argument}` must be a list of positive ints; "
-                f"got {sizes!r}."
-            )
-        if value < 1:
-            raise ValueError(
-                f"autoencoder: `{argument}` must contain positive ints; got "
-                f"{sizes!r}."
-            )
-    if len(sizes) < minimum:
+    sizes = [positive_int(v, argument, "autoencoder") for v in sizes]
+    if not sizes:
         raise ValueError(
-            f"autoencoder: `{argument}` needs at least {minimum} entry; got "
-            f"{sizes!r}."
+            f"autoencoder: `{argument}` must not be empty, got {sizes!r}."
         )
-    return [int(v) for v in sizes]
+    return sizes
