@@ -15,6 +15,10 @@ import numpy as np
 from keras_memnets.analysis.capacity import bce_floor
 from keras_memnets.analysis.capacity import model_dimension
 from keras_memnets.analysis.capacity import relu_layers
+from keras_memnets.models.autoencoder import PLACEMENTS
+from keras_memnets.utils.validation import non_negative_int
+from keras_memnets.utils.validation import one_of
+from keras_memnets.utils.validation import positive_int
 
 RESULT_KEYS = (
     "trial_id",
@@ -69,6 +73,21 @@ def architecture_name(encoder_sizes):
     return "-".join(str(int(v)) for v in encoder_sizes)
 
 
+def _sizes(sizes, argument, owner):
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise TypeError(
+            f"{owner}: `{argument}` must hold lists of positive ints, got "
+            f"{sizes!r}."
+        )
+    sizes = [positive_int(v, argument, owner) for v in sizes]
+    if len(sizes) < 2:
+        raise ValueError(
+            f"{owner}: each of `{argument}` needs the input size and a hidden "
+            f"width, got {sizes}."
+        )
+    return sizes
+
+
 def _sizes_of(name):
     return [int(v) for v in name.split("-")]
 
@@ -78,7 +97,7 @@ _CLASSES = {}
 
 def _classes():
     if _CLASSES:
-        return _CLASSES["hypermodel"], _CLASSES["tuner"]
+        return _CLASSES["hypermodel"], _CLASSES["oracle"], _CLASSES["tuner"]
     kt = _keras_tuner()
     import keras
 
@@ -178,12 +197,39 @@ def _classes():
             result["seconds"] = time.perf_counter() - start
             return result
 
-    class CapacityGridSearch(kt.GridSearch):
-        """A `GridSearch` that logs every trial's start and end.
+    class CapacityGridOracle(kt.Oracle):
+        """Hands out the points of a fixed grid, in order, each once.
 
-        The log, `<project>/trial_events.jsonl`, shows which tuner ran which
-        trial and lets a resumed sweep be checked: a trial that completed
-        never starts again.
+        Every new trial gets the first grid point that no trial (completed,
+        failed or running) has yet. The oracle keeps no state beyond its
+        trials, so a reloaded oracle resumes exactly. A trial that was
+        running when the process died is retried by KerasTuner's own
+        reload under its trial id.
+
+        `keras_tuner.GridSearch` is not used because its oracle does not
+        save its grid bookkeeping: a resumed `GridSearch` fails with a
+        `KeyError` after the first trial of the new process
+        (keras-team/keras-tuner#1055, KerasTuner 1.4.8).
+        """
+
+        def __init__(self, grid, **kwargs):
+            super().__init__(**kwargs)
+            self.grid = [dict(values) for values in grid]
+
+        def populate_space(self, trial_id):
+            tried = [t.hyperparameters.values for t in self.trials.values()]
+            for values in self.grid:
+                if values not in tried:
+                    return {"status": "RUNNING", "values": dict(values)}
+            return {"status": "STOPPED", "values": None}
+
+    class CapacityTuner(kt.Tuner):
+        """A KerasTuner `Tuner` on the grid oracle that logs its trials.
+
+        The log, `<project>/trial_events.jsonl`, records which tuner ran
+        which trial, when it started and when it ended, so a resumed or
+        distributed sweep can be checked: a trial that completed never
+        starts again.
         """
 
         def _event(self, event, trial):
@@ -207,8 +253,9 @@ def _classes():
             return result
 
     _CLASSES["hypermodel"] = CapacityHyperModel
-    _CLASSES["tuner"] = CapacityGridSearch
-    return CapacityHyperModel, CapacityGridSearch
+    _CLASSES["oracle"] = CapacityGridOracle
+    _CLASSES["tuner"] = CapacityTuner
+    return CapacityHyperModel, CapacityGridOracle, CapacityTuner
 
 
 def capacity_tuner(
@@ -227,8 +274,10 @@ def capacity_tuner(
     """Returns a KerasTuner grid search over autoencoder capacity.
 
     The grid is every architecture in `encoder_sizes` x every latent
-    dimension x every seed (a `keras_tuner.GridSearch`, one trial per grid
-    point, in that order). Each trial builds
+    dimension x every seed, one trial per grid point, in that order: a
+    `keras_tuner.Tuner` on a grid oracle (a `keras_tuner.Oracle` that hands
+    out each point once; `keras_tuner.GridSearch` itself cannot resume, see
+    keras-team/keras-tuner#1055). Each trial builds
     `keras_memnets.models.autoencoder(sizes, latent_dim, relu_placement=...)`
     with the seed, trains it with
     `keras_memnets.losses.SummedBinaryCrossentropy` and a
@@ -268,28 +317,48 @@ def capacity_tuner(
         overwrite: bool. Start afresh instead of resuming.
 
     Returns:
-        A `keras_tuner.GridSearch`; call
+        A `keras_tuner.Tuner`; call
         `tuner.search(x, x, epochs=..., batch_size=..., validation_data=
         (x_val, x_val), verbose=0)` and then `sweep_results(tuner)`.
 
     Example:
 
     >>> import tempfile
-    >>> tuner = keras_memnets.analysis.capacity_tuner(  # doctest: +SKIP
-    ...     [[784, 32]], [2, 4], seeds=[0], directory=tempfile.mkdtemp())
+    >>> tuner = keras_memnets.analysis.capacity_tuner(
+    ...     [[784, 32], [784, 32, 32]], [2, 4], seeds=[0, 1],
+    ...     directory=tempfile.mkdtemp())
+    >>> len(tuner.oracle.grid), tuner.oracle.grid[1]
+    (8, {'architecture': '784-32', 'latent_dim': 2, 'seed': 1})
+
+    Reference:
+        The guide `docs/guides/overfit_capacity.rst`.
     """
     kt = _keras_tuner()
-    hypermodel_cls, tuner_cls = _classes()
-    names = [architecture_name(sizes) for sizes in encoder_sizes]
+    hypermodel_cls, oracle_cls, tuner_cls = _classes()
+    names = [
+        architecture_name(_sizes(sizes, "encoder_sizes", "capacity_tuner"))
+        for sizes in encoder_sizes
+    ]
     if not names or not list(latent_dims) or not list(seeds):
         raise ValueError(
             "capacity_tuner: `encoder_sizes`, `latent_dims` and `seeds` must "
             "not be empty."
         )
+    latent_dims = [
+        positive_int(v, "latent_dims", "capacity_tuner") for v in latent_dims
+    ]
+    seeds = [non_negative_int(v, "seeds", "capacity_tuner") for v in seeds]
+    one_of(relu_placement, "relu_placement", "capacity_tuner", PLACEMENTS)
     hp = kt.HyperParameters()
     hp.Choice("architecture", names)
-    hp.Choice("latent_dim", [int(v) for v in latent_dims])
-    hp.Choice("seed", [int(v) for v in seeds])
+    hp.Choice("latent_dim", latent_dims)
+    hp.Choice("seed", seeds)
+    grid = [
+        {"architecture": name, "latent_dim": latent, "seed": seed}
+        for name in names
+        for latent in latent_dims
+        for seed in seeds
+    ]
     settings = {
         "relu_placement": relu_placement,
         "optimizer": optimizer,
@@ -297,13 +366,17 @@ def capacity_tuner(
         "rel_tol": float(rel_tol),
         "patience": int(patience),
     }
-    return tuner_cls(
-        hypermodel=hypermodel_cls(settings),
+    oracle = oracle_cls(
+        grid,
         objective=kt.Objective("loss", direction="min"),
-        max_trials=len(names) * len(list(latent_dims)) * len(list(seeds)),
+        max_trials=len(grid),
         hyperparameters=hp,
         tune_new_entries=False,
         allow_new_entries=False,
+    )
+    return tuner_cls(
+        oracle=oracle,
+        hypermodel=hypermodel_cls(settings),
         directory=directory,
         project_name=project_name,
         overwrite=overwrite,
