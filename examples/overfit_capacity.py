@@ -32,6 +32,7 @@ Run: `python examples/overfit_capacity.py [--quick | --full] [--out DIR]`.
 """
 
 import argparse
+import itertools
 import json
 import os
 import time
@@ -45,9 +46,14 @@ from keras_memnets.analysis import bce_floor
 # ---------------------------------------------------------------------------
 # Settings: the grid of each mode.
 
+
+def _mode(**settings):
+    return settings
+
+
 MODES = {
     # CI: tiny data, 2 epochs; the verdict lines run but mean little.
-    "quick": dict(
+    "quick": _mode(
         train=1000,
         val=500,
         epochs=2,
@@ -57,10 +63,10 @@ MODES = {
         probe_epochs=5,
     ),
     # Default, about 10 minutes on 2 CPU cores.
-    "default": dict(
+    "default": _mode(
         train=7000,
         val=1000,
-        epochs=5,
+        epochs=10,
         seeds=[0, 1, 2],
         grid=[
             ([784, 256], [8, 64, 256, 1024]),
@@ -71,7 +77,7 @@ MODES = {
         probe_epochs=40,
     ),
     # The note's whole table (hours on 2 CPU cores).
-    "full": dict(
+    "full": _mode(
         train=7000,
         val=1000,
         epochs=10,
@@ -104,6 +110,27 @@ def mean_sd(values):
     )
 
 
+def _plot_probe(curves, floor, digits, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for label, curve in curves.items():
+        ax.plot(np.arange(1, len(curve) + 1), curve, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("excess over the floor (nats / image)")
+    ax.set_title(
+        f"memorising {digits} digits (floor {floor:.1f} nats), mean of seeds"
+    )
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "capacity_probe.png"), dpi=110)
+    plt.close(fig)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
@@ -122,14 +149,15 @@ def main():
     x = x.reshape(len(x), -1).astype("float32") / 255.0
     x_train, x_val = x[: cfg["train"]], x[7000 : 7000 + cfg["val"]]
     floor_train, floor_val = bce_floor(x_train), bce_floor(x_val)
+    print(
+        f"thresholds: saturation = a larger latent gains < "
+        f"{SATURATION_NATS} nat; near the floor = excess < {NEAR_FLOOR_NATS} "
+        "nat"
+    )
     print(f"mode {name}: {len(x_train)} training digits, {len(x_val)} held out")
     print(
         f"floor (entropy of the targets): train {floor_train:.2f}, "
         f"held-out {floor_val:.2f} nats per image"
-    )
-    print(
-        f"thresholds: saturation = a 2x larger latent gains < "
-        f"{SATURATION_NATS} nat; near the floor = excess < {NEAR_FLOOR_NATS} nat"
     )
 
     # -----------------------------------------------------------------------
@@ -198,7 +226,7 @@ def main():
     first = keras_memnets.analysis.architecture_name(cfg["grid"][0][0])
     latents = sorted(lat for arch, lat in summary if arch == first)
     saturation = None
-    for a, b in zip(latents, latents[1:]):
+    for a, b in itertools.pairwise(latents):
         gain = (
             summary[(first, a)]["train_loss"][0]
             - summary[(first, b)]["train_loss"][0]
@@ -216,11 +244,16 @@ def main():
     verdicts["saturation_near_model_dimension"] = (
         saturation is not None and note_dim / 2 <= saturation <= 2 * note_dim
     )
+    where = (
+        f"stops improving beyond latent {saturation}"
+        if saturation is not None
+        else f"keeps improving up to latent {latents[-1]}"
+    )
     print(
-        f"verdict 1: loss stops improving beyond latent {saturation} "
-        f"(note's model dimension {note_dim}; the notes-layout decoder is "
-        f"linear up to the sigmoid, so its rank is capped at {hidden}); near "
-        f"{note_dim} (within a factor 2): "
+        f"verdict 1: the loss {where} (the note's model dimension "
+        f"{note_dim}; the notes-layout decoder is linear up to the sigmoid, "
+        f"so the rank of its logits is capped at {hidden}); saturation within "
+        f"a factor 2 of {note_dim}: "
         f"{verdicts['saturation_near_model_dimension']}"
     )
 
@@ -247,14 +280,19 @@ def main():
             f"(latent {d[0]}): widening better: {verdicts['widening_beats_deepening']}"
         )
     if deep:
-        d = best(deep[0])
+        # Q1: the smallest latent must beat the largest by more than the
+        # threshold, else the preference is within noise.
         deep_latents = sorted(lat for a, lat in summary if a == deep[0])
+        small = summary[(deep[0], deep_latents[0])]["train_loss"]
+        large = summary[(deep[0], deep_latents[-1])]["train_loss"]
         verdicts["deeper_prefers_smaller_latent"] = bool(
-            d[0] == deep_latents[0]
+            len(deep_latents) > 1 and large[0] - small[0] > SATURATION_NATS
         )
         print(
-            f"verdict 3 (Q1): [{deep[0]}] is best at latent {d[0]} of "
-            f"{deep_latents}: prefers the smallest: "
+            f"verdict 3 (Q1): [{deep[0]}] latent {deep_latents[0]}: "
+            f"{small[0]:.2f}±{small[1]:.2f}, latent {deep_latents[-1]}: "
+            f"{large[0]:.2f}±{large[1]:.2f}; smaller latent better by more "
+            f"than {SATURATION_NATS} nat: "
             f"{verdicts['deeper_prefers_smaller_latent']}"
         )
 
@@ -271,18 +309,41 @@ def main():
     )
     probe_x = x_train[: cfg["probe_digits"]]
     probe_floor = bce_floor(probe_x)
+    checkpoints = sorted(
+        {max(1, cfg["probe_epochs"] // 4), cfg["probe_epochs"] // 2}
+        | {cfg["probe_epochs"]}
+    )
+    print(
+        f"\nmemorisation probe: {len(probe_x)} training digits, "
+        f"{cfg['probe_epochs']} epochs, batch 64; floor {probe_floor:.2f}; "
+        f"near the floor = excess < {NEAR_FLOOR_NATS} nat"
+    )
     probe = {}
+    curves = {}
     for label, sizes, latent, placement, lr in (
-        ("notes [784, 256], latent 256", [784, 256], 256, "notes", 1e-3),
         (
-            "symmetric [784, 1024], latent 784",
+            "notes [784, 256], latent 256, Adam 1e-3",
+            [784, 256],
+            256,
+            "notes",
+            1e-3,
+        ),
+        (
+            "symmetric [784, 1024], latent 784, Adam 1e-3",
             [784, 1024],
             784,
             "symmetric",
             1e-3,
         ),
+        (
+            "symmetric [784, 1024], latent 784, Adam 3e-3",
+            [784, 1024],
+            784,
+            "symmetric",
+            3e-3,
+        ),
     ):
-        excesses = []
+        excesses, curve = [], []
         for seed in cfg["seeds"]:
             keras.utils.set_random_seed(seed)
             model = keras_memnets.models.autoencoder(
@@ -292,7 +353,7 @@ def main():
                 keras.optimizers.Adam(lr),
                 loss=keras_memnets.losses.SummedBinaryCrossentropy(),
             )
-            model.fit(
+            history = model.fit(
                 probe_x,
                 probe_x,
                 epochs=cfg["probe_epochs"],
@@ -301,16 +362,24 @@ def main():
             )
             loss = float(model.evaluate(probe_x, probe_x, verbose=0))
             excesses.append(loss - probe_floor)
+            # The epoch-average training loss (taken while the weights
+            # move) minus the floor: the excess against epochs.
+            curve.append(np.array(history.history["loss"]) - probe_floor)
         probe[label] = mean_sd(excesses)
+        curves[label] = np.mean(curve, axis=0)
+        at = ", ".join(
+            f"epoch {e}: {curves[label][e - 1]:.1f}" for e in checkpoints
+        )
         print(
-            f"probe ({len(probe_x)} digits, {cfg['probe_epochs']} epochs, Adam "
-            f"{lr}): {label}: excess {probe[label][0]:.2f}±{probe[label][1]:.2f} "
-            f"nats (threshold {NEAR_FLOOR_NATS}; floor {probe_floor:.2f})"
+            f"  {label}: final excess {probe[label][0]:.2f}±"
+            f"{probe[label][1]:.2f} nats (threshold {NEAR_FLOOR_NATS}); "
+            f"epoch-average excess {at}"
         )
     verdicts["probe_excess"] = {k: v[0] for k, v in probe.items()}
     verdicts["probe_reaches_floor"] = {
         k: bool(v[0] < NEAR_FLOOR_NATS) for k, v in probe.items()
     }
+    _plot_probe(curves, probe_floor, len(probe_x), args.out)
 
     results = {
         "mode": name,
