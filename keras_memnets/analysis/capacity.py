@@ -115,7 +115,8 @@ def model_dimension(encoder_sizes):
         encoder_sizes: list of ints, the input size first.
 
     Returns:
-        `2 * sum(encoder_sizes[1:])`.
+        An int, twice the sum of the hidden widths (every entry of
+        `encoder_sizes` after the input size).
 
     Example:
 
