@@ -497,10 +497,15 @@ def plot_sweep(rows, out_dir, prefix="capacity"):
             sub = [r for r in rows if r["architecture"] == arch]
             latents = sorted({r["latent_dim"] for r in sub})
             color = f"C{i % 10}"
-            first = sub[0]
+            params = sorted({r["params"] for r in sub})
+            span = (
+                f"{params[0]:,}"
+                if len(params) == 1
+                else f"{params[0]:,}-{params[-1]:,}"
+            )
             label = (
-                f"[{arch.replace('-', ', ')}]: {first['params']:,} params, "
-                f"{first['relu_layers']} ReLU layers"
+                f"[{arch.replace('-', ', ')}]: {sub[0]['relu_layers']} ReLU "
+                f"layers, {span} params"
             )
             for split, style in (("train", "-"), ("val", "--")):
                 key = f"{split}_{'loss' if what == 'loss' else 'excess'}"
