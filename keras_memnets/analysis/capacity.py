@@ -182,8 +182,13 @@ def model_dimension_search(
     >>> trace = keras_memnets.analysis.model_dimension_search(
     ...     lambda sizes, latent: 100.0 / latent, encoder_sizes=[784, 4],
     ...     latent_dim=2, target=10.0)
-    >>> [(t["latent_dim"], t["decision"]) for t in trace]
-    [(2, 'enlarge_latent'), (4, 'enlarge_latent'), (8, 'add_relu'), (8, 'enlarge_latent'), (16, 'reached_target')]
+    >>> for t in trace:
+    ...     print(t["encoder_sizes"], t["latent_dim"], t["decision"])
+    [784, 4] 2 enlarge_latent
+    [784, 4] 4 enlarge_latent
+    [784, 4] 8 add_relu
+    [784, 4, 4] 8 enlarge_latent
+    [784, 4, 4] 16 reached_target
 
     Reference:
         The guide `docs/guides/overfit_capacity.rst`.

@@ -442,8 +442,7 @@ def write_results(rows, path):
     """
     if path.endswith(".jsonl"):
         with open(path, "w") as f:
-            for row in rows:
-                f.write(json.dumps(row) + "\n")
+            f.writelines(json.dumps(row) + "\n" for row in rows)
     elif path.endswith(".csv"):
         keys = list(RESULT_KEYS)
         for row in rows:

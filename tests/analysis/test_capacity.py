@@ -127,6 +127,6 @@ def test_search_bad_arguments():
     with pytest.raises(TypeError, match="callable"):
         model_dimension_search(3)
     with pytest.raises(ValueError, match="grow"):
-        model_dimension_search(lambda s, l: 0.0, grow="sideways")
+        model_dimension_search(lambda sizes, latent: 0.0, grow="sideways")
     with pytest.raises(ValueError, match="hidden width"):
-        model_dimension_search(lambda s, l: 0.0, encoder_sizes=[784])
+        model_dimension_search(lambda sizes, latent: 0.0, encoder_sizes=[784])

@@ -16,8 +16,8 @@ import pytest
 
 pytest.importorskip("keras_tuner")
 
-import keras_memnets  # noqa: E402
-from tests.analysis.sweep_script import GRID  # noqa: E402
+import keras_memnets
+from tests.analysis.sweep_script import GRID
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "sweep_script.py")
 GRID_SIZE = 4
