@@ -24,7 +24,9 @@ def _variant_heads_model(metrics=None):
 
     def build(obj, x, rng):
         inputs = keras.Input(shape=x.shape[1:])
-        outputs = keras_memnets.layers.VariantHeads(3, 4, hidden_units=5)(inputs)
+        outputs = keras_memnets.layers.VariantHeads(3, 4, hidden_units=5)(
+            inputs
+        )
         model = keras.Model(inputs, outputs)
         model.compile(
             optimizer="adam",
@@ -62,7 +64,9 @@ CASES = [
     Case(
         SignSGD,
         "optimizer",
-        dict(learning_rate=0.01, momentum=0.9, nesterov=True, weight_decay=0.01),
+        dict(
+            learning_rate=0.01, momentum=0.9, nesterov=True, weight_decay=0.01
+        ),
         id="signum_nesterov",
     ),
     Case(
@@ -162,7 +166,11 @@ CASES = [
     ),
     # --- issue 3: memory networks ---
     Case(layers.ApproximatorLayer, "layer", dict(hidden_units=8, units=(3, 2))),
-    Case(layers.MemoryLayer, "layer", dict(memory_size=3, units=5, hidden_units=8)),
+    Case(
+        layers.MemoryLayer,
+        "layer",
+        dict(memory_size=3, units=5, hidden_units=8),
+    ),
     Case(
         layers.MemoryLayer,
         "layer",
@@ -188,7 +196,9 @@ CASES = [
         input_shape=(6,),
         setup=lambda layer, x: layer.adapt(x),
     ),
-    Case(losses.OneMaxLoss, "loss", y_pred_shape=(4,), pred_activation="softmax"),
+    Case(
+        losses.OneMaxLoss, "loss", y_pred_shape=(4,), pred_activation="softmax"
+    ),
     Case(regularizers.OneMax, "regularizer", dict(weight=0.1)),
     Case(
         metrics.SelectionPerplexity,
@@ -226,6 +236,32 @@ CASES = [
             selection_regularizer=regularizers.OneMax(0.1),
         ),
         id="selection",
+    ),
+    # --- issue 11: capacity toolkit (seed 004) ---
+    Case(models.autoencoder, "model", dict(encoder_sizes=[6, 4], latent_dim=2)),
+    Case(
+        models.autoencoder,
+        "model",
+        dict(
+            encoder_sizes=[6, 5, 4],
+            latent_dim=3,
+            relu_placement="symmetric",
+            use_bias=False,
+        ),
+        id="symmetric_no_bias",
+    ),
+    Case(losses.SummedBinaryCrossentropy, "loss", pred_activation="sigmoid"),
+    Case(
+        losses.SummedBinaryCrossentropy,
+        "loss",
+        dict(from_logits=True),
+        y_pred_shape=(2, 3),
+        id="logits_rank3",
+    ),
+    Case(
+        callbacks.ConvergenceStopping,
+        "callback",
+        dict(monitor="loss", rel_tol=0.5, patience=1),
     ),
     Case(
         callbacks.RestartDeadSlots,

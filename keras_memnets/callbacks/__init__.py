@@ -1,6 +1,7 @@
 """Public callbacks of keras_memnets."""
 
+from keras_memnets.callbacks.convergence_stopping import ConvergenceStopping
 from keras_memnets.callbacks.log_std_schedule import LogStdSchedule
 from keras_memnets.callbacks.restart_dead_slots import RestartDeadSlots
 
-__all__ = ["LogStdSchedule", "RestartDeadSlots"]
+__all__ = ["ConvergenceStopping", "LogStdSchedule", "RestartDeadSlots"]

@@ -2,5 +2,6 @@
 
 from keras_memnets.losses.one_max import OneMaxLoss
 from keras_memnets.losses.set_min import SetMinLoss
+from keras_memnets.losses.summed_bce import SummedBinaryCrossentropy
 
-__all__ = ["OneMaxLoss", "SetMinLoss"]
+__all__ = ["OneMaxLoss", "SetMinLoss", "SummedBinaryCrossentropy"]

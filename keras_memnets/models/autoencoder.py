@@ -1,0 +1,130 @@
+"""A fully connected autoencoder whose ReLU placement is explicit."""
+
+import keras
+
+from keras_memnets.utils.validation import get_activation
+from keras_memnets.utils.validation import one_of
+from keras_memnets.utils.validation import positive_int
+
+PLACEMENTS = ("notes", "symmetric")
+
+
+def autoencoder(
+    encoder_sizes,
+    latent_dim,
+    decoder_sizes=None,
+    activation="relu",
+    output_activation="sigmoid",
+    relu_placement="notes",
+    use_bias=True,
+    name="autoencoder",
+):
+    """Builds a fully connected autoencoder with the note's layer layout.
+
+    `encoder_sizes` includes the input size, as in the research note: `[784,
+    256]` means a 784-pixel input and one hidden layer of 256 units.
+    `decoder_sizes` (default: `encoder_sizes` reversed) includes the output
+    size, e.g. `[256, 784]`.
+
+    With `relu_placement="notes"` the model reproduces the note's PyTorch
+    code layer by layer:
+
+    - encoder: `Dense(encoder_sizes[i + 1], activation)` for every
+      consecutive pair of `encoder_sizes`, then a linear
+      `Dense(latent_dim)`;
+    - decoder: `Dense(decoder_sizes[i])` for every entry; the first one
+      (right after the code) has **no** activation, the following hidden
+      ones have `activation`, and the last one has `output_activation`.
+
+    So `[784, 256]` has exactly one activated layer in the whole network
+    (the encoder's), and the decoder `latent -> 256 -> 784` is linear up to
+    the output sigmoid: its logits have rank at most `min(latent_dim, 256)`.
+    `[784, 256, 256]` has activations after both encoder layers and after
+    the decoder's second layer.
+
+    With `relu_placement="symmetric"` every hidden layer on both sides
+    (including the decoder's first) has `activation`.
+
+    Layers are named `encoder_{i}`, `code`, `decoder_{i}`, with activations
+    inside the `Dense` layers, so `model.summary()` shows the structure.
+
+    Args:
+        encoder_sizes: list of ints. Input size followed by the encoder's
+            hidden widths (at least the input size).
+        latent_dim: int. Size of the code.
+        decoder_sizes: list of ints or `None`. The decoder's widths ending
+            with the output size; defaults to `encoder_sizes` reversed.
+        activation: str or callable. Hidden activation. Defaults to
+            `"relu"`.
+        output_activation: str, callable or `None`. Output activation.
+            Defaults to `"sigmoid"`.
+        relu_placement: `"notes"` or `"symmetric"`. Where the hidden
+            activations go (see above). Defaults to `"notes"`.
+        use_bias: bool. Whether the `Dense` layers have biases. Defaults to
+            `True` (the note found that without biases stacked ReLUs did not
+            train).
+        name: str. The model's name.
+
+    Returns:
+        A functional `keras.Model` from `(batch, encoder_sizes[0])` to
+        `(batch, decoder_sizes[-1])`.
+
+    Example:
+
+    >>> model = keras_memnets.models.autoencoder([784, 256], latent_dim=32)
+    >>> model.output_shape
+    (None, 784)
+    >>> [layer.name for layer in model.layers[1:]]
+    ['encoder_0', 'code', 'decoder_0', 'decoder_1']
+    >>> model.count_params()
+    419120
+
+    Reference:
+        The guide `docs/guides/overfit_capacity.rst`.
+    """
+    owner = "autoencoder"
+    encoder_sizes = _sizes(encoder_sizes, "encoder_sizes")
+    if decoder_sizes is None:
+        decoder_sizes = list(reversed(encoder_sizes))
+    decoder_sizes = _sizes(decoder_sizes, "decoder_sizes")
+    latent_dim = positive_int(latent_dim, "latent_dim", owner)
+    one_of(relu_placement, "relu_placement", owner, PLACEMENTS)
+    if not isinstance(use_bias, bool):
+        raise TypeError(
+            f"{owner}: `use_bias` must be a bool, got {use_bias!r}."
+        )
+    get_activation(activation, "activation", owner)
+    get_activation(output_activation, "output_activation", owner)
+    inputs = keras.Input(shape=(encoder_sizes[0],), name="image")
+    h = inputs
+    for i, units in enumerate(encoder_sizes[1:]):
+        h = keras.layers.Dense(
+            units, activation=activation, use_bias=use_bias, name=f"encoder_{i}"
+        )(h)
+    h = keras.layers.Dense(latent_dim, use_bias=use_bias, name="code")(h)
+    last = len(decoder_sizes) - 1
+    for i, units in enumerate(decoder_sizes):
+        if i == last:
+            act = output_activation
+        elif i == 0 and relu_placement == "notes":
+            act = None
+        else:
+            act = activation
+        h = keras.layers.Dense(
+            units, activation=act, use_bias=use_bias, name=f"decoder_{i}"
+        )(h)
+    return keras.Model(inputs, h, name=name)
+
+
+def _sizes(sizes, argument):
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise TypeError(
+            f"autoencoder: `{argument}` must be a list of positive ints, "
+            f"got {sizes!r}."
+        )
+    sizes = [positive_int(v, argument, "autoencoder") for v in sizes]
+    if not sizes:
+        raise ValueError(
+            f"autoencoder: `{argument}` must not be empty, got {sizes!r}."
+        )
+    return sizes
