@@ -1,5 +1,6 @@
 """keras_memnets: memory networks and related research components for Keras 3."""
 
+from keras_memnets import analysis
 from keras_memnets import callbacks
 from keras_memnets import datasets
 from keras_memnets import layers
@@ -12,6 +13,7 @@ from keras_memnets.version import __version__
 
 __all__ = [
     "__version__",
+    "analysis",
     "callbacks",
     "datasets",
     "layers",

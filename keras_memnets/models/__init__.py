@@ -1,6 +1,7 @@
 """Public model builders of keras_memnets."""
 
 from keras_memnets.models.memory_decoder import memory_decoder
+from keras_memnets.models.relu_mlp import relu_mlp
 from keras_memnets.models.set_min_autoencoder import set_min_autoencoder
 
-__all__ = ["memory_decoder", "set_min_autoencoder"]
+__all__ = ["memory_decoder", "relu_mlp", "set_min_autoencoder"]
