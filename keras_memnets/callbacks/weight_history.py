@@ -223,8 +223,6 @@ class WeightHistory(keras.callbacks.Callback):
     def _write_tensorboard(self, step, variables, values, records):
         import tensorflow as tf
 
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(self.log_dir)
         scalars = (
             "mean",
             "variance",
@@ -248,6 +246,16 @@ class WeightHistory(keras.callbacks.Callback):
     # -- Keras hooks ---------------------------------------------------------
 
     def on_train_begin(self, logs=None):
+        if self.log_dir is not None and self._writer is None:
+            try:
+                import tensorboard  # noqa: F401
+                import tensorflow as tf
+            except ImportError as e:
+                raise ImportError(
+                    "WeightHistory: `log_dir` needs TensorFlow and TensorBoard "
+                    "installed (pip install tensorflow tensorboard)."
+                ) from e
+            self._writer = tf.summary.create_file_writer(self.log_dir)
         if self.unit == "batch":
             step = self._optimizer_step()
             self._next = (step // self.every + 1) * self.every
@@ -267,7 +275,6 @@ class WeightHistory(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.unit != "epoch":
             return
-        self._epochs_seen += 1
         if (epoch + 1) % self.every == 0:
             self.record(epoch + 1)
 
