@@ -33,7 +33,7 @@ class WeightHistory(keras.callbacks.Callback):
 
     At each record, for every selected variable (and for `"all"`, the
     selected variables pooled) it stores `array_statistics` (mean, variance,
-    kurtosis, max |w|, L2 norm, histogram counts on fixed `bins`) and, for
+    kurtosis, max `|w|`, L2 norm, histogram counts on fixed `bins`) and, for
     each kernel, `matrix_statistics` (singular values, stable rank,
     effective rank, numerical rank, power-law `alpha` when the matrix is
     large enough). `.statistics[path][name]` is the list over records;

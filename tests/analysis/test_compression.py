@@ -74,7 +74,7 @@ def test_pca_matches_numpy_projection_at_lower_rank():
 def test_svd_baseline():
     model = _mlp(seed=3)
     x = np.random.default_rng(0).standard_normal((50, 10)).astype("float32")
-    full, report = analysis.svd_compress_dense(model, "h1", rank=10, data=x)
+    _, report = analysis.svd_compress_dense(model, "h1", rank=10, data=x)
     assert report["output_error"] < 1e-4  # full rank is exact
     small, report = analysis.svd_compress_dense(model, "h1", rank=2)
     kernel = model.get_layer("h1").kernel.numpy().astype("float64")
@@ -108,7 +108,7 @@ def test_sequential_model():
         ]
     )
     x = _low_rank_data(rank=2)
-    small, report = analysis.compress_dense(model, 0, x, rank=2)
+    _, report = analysis.compress_dense(model, 0, x, rank=2)
     assert report["output_error"] < 1e-4
 
 
