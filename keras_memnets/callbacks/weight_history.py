@@ -37,7 +37,10 @@ class WeightHistory(keras.callbacks.Callback):
     each kernel, `matrix_statistics` (singular values, stable rank,
     effective rank, numerical rank, power-law `alpha` when the matrix is
     large enough). `.statistics[path][name]` is the list over records;
-    `.statistic(name, path)` returns it as an array.
+    `.statistic(name, path)` returns it as an array. Each record costs an
+    SVD of every kernel (and a power-law fit for the large ones), done on
+    the host in numpy: choose `every` (or `layers`) accordingly for large
+    models.
 
     With `keep_weights=True`, `.weights()` returns the flattened snapshots,
     shape `(len(steps), n_parameters)` (variables in `model.weights` order,
