@@ -65,15 +65,10 @@ def parse_args():
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--block-size", type=int, default=8)
     parser.add_argument("--positive-fraction", type=float, default=0.1)
-    parser.add_argument(
-        "--train-size",
-        type=int,
-        default=None,
-        help="use only this many training digits",
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="2 epochs on 2500 digits (CI)"
-    )
+    parser.add_argument("--train-size", type=int, default=None,
+                        help="use only this many training digits")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 epochs on 2500 digits (CI)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=2)
     parser.add_argument(
@@ -102,9 +97,7 @@ def build_model(variant, args, x_train):
             h = keras.layers.BatchNormalization(name=f"bn{i}")(h)
         elif variant.startswith("corrnorm"):
             h = keras_memnets.layers.CorrelationNorm(
-                block_size=None
-                if variant == "corrnorm_full"
-                else args.block_size,
+                block_size=None if variant == "corrnorm_full" else args.block_size,
                 positive_fraction=args.positive_fraction,
                 detach=variant == "corrnorm_detach",
                 seed=args.seed + i,
@@ -163,9 +156,7 @@ def mean_abs_offdiag_correlation(features, block_size=None):
     index = np.arange(features.shape[1])[alive]
     pairs = ~np.eye(len(index), dtype=bool)
     if block_size is not None:
-        pairs &= (index[:, None] // block_size) == (
-            index[None, :] // block_size
-        )
+        pairs &= (index[:, None] // block_size) == (index[None, :] // block_size)
     if not pairs.any():
         return float("nan")
     return float(np.mean(np.abs(c[pairs])))
@@ -222,8 +213,7 @@ def run_variant(variant, data, args):
     # The hidden pre-activations, where BatchNormalization and CorrelationNorm
     # act, for the test digits.
     extractor = keras.Model(
-        model.inputs,
-        [model.get_layer("pre1").output, model.get_layer("pre2").output],
+        model.inputs, [model.get_layer("pre1").output, model.get_layer("pre2").output]
     )
     pre1, pre2 = [
         keras.ops.convert_to_numpy(f)
@@ -234,39 +224,26 @@ def run_variant(variant, data, args):
         hurdle = model.get_layer("cn2").current_hurdle
         hurdle = float(keras.ops.convert_to_numpy(hurdle))
     pairs = pair_statistics(
-        pre2,
-        y_test,
-        hurdle,
-        args.positive_fraction,
-        np.random.default_rng(args.seed),
+        pre2, y_test, hurdle, args.positive_fraction, np.random.default_rng(args.seed)
     )
     times = timer.seconds[1:] or timer.seconds  # the first epoch compiles
     result = {
         "test_accuracy": test_accuracy,
-        "val_accuracy_curve": [
-            float(a) for a in history.history["val_accuracy"]
-        ],
+        "val_accuracy_curve": [float(a) for a in history.history["val_accuracy"]],
         "train_accuracy_curve": [float(a) for a in history.history["accuracy"]],
         "mean_abs_corr_layer1": mean_abs_offdiag_correlation(pre1),
         "mean_abs_corr_layer2": mean_abs_offdiag_correlation(pre2),
         "mean_abs_corr_in_block": float(
             np.mean(
-                [
-                    mean_abs_offdiag_correlation(f, args.block_size)
-                    for f in (pre1, pre2)
-                ]
+                [mean_abs_offdiag_correlation(f, args.block_size) for f in (pre1, pre2)]
             )
         ),
         "seconds_per_epoch": float(np.median(times)),
-        "pairs": {
-            k: v for k, v in pairs.items() if k not in ("cosines", "same")
-        },
+        "pairs": {k: v for k, v in pairs.items() if k not in ("cosines", "same")},
         "positive_fraction_asked": args.positive_fraction,
     }
     result["mean_abs_corr"] = float(
-        np.mean(
-            [result["mean_abs_corr_layer1"], result["mean_abs_corr_layer2"]]
-        )
+        np.mean([result["mean_abs_corr_layer1"], result["mean_abs_corr_layer2"]])
     )
     if variant.startswith("corrnorm"):
         # What the layer itself reported in the fit logs (training batches).
@@ -393,9 +370,7 @@ def verdicts(r, args):
 
 
 def print_tables(r, rows):
-    print(
-        "\nPer variant (2,000 test digits; |corr| of the hidden pre-activations):"
-    )
+    print("\nPer variant (2,000 test digits; |corr| of the hidden pre-activations):")
     header = (
         f"{'variant':<21}{'test acc':>9}{'|corr| all':>11}{'|corr| block':>13}"
         f"{'pos frac':>9}{'pos same':>9}{'top same':>9}{'s/epoch':>9}"
@@ -423,9 +398,7 @@ def print_tables(r, rows):
         f"of each variant's top-{args_fraction(r):.0%} most similar pairs. "
         f"Base rate of same-class pairs: {base:.3f}."
     )
-    print(
-        "\nVerdicts (each measured number against the threshold printed beside it):"
-    )
+    print("\nVerdicts (each measured number against the threshold printed beside it):")
     width = max(len(row["claim"]) for row in rows)
     mwidth = max(len(row["measured"]) for row in rows)
     twidth = max(len(row["threshold"]) for row in rows)
@@ -457,8 +430,7 @@ def save_figures(r, corrs, pairs, args):
         ax.set_yticks([])
     fig.colorbar(im, ax=axes, shrink=0.7)
     fig.suptitle(
-        "Correlation of 64 second-layer pre-activations (test digits)",
-        fontsize=9,
+        "Correlation of 64 second-layer pre-activations (test digits)", fontsize=9
     )
     fig.savefig(os.path.join(args.out, "correlation_matrices.png"), dpi=120)
     plt.close(fig)
@@ -466,9 +438,7 @@ def save_figures(r, corrs, pairs, args):
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for k, v in r.items():
         epochs = np.arange(1, len(v["val_accuracy_curve"]) + 1)
-        ax.plot(
-            epochs, 100 * np.array(v["val_accuracy_curve"]), marker="o", label=k
-        )
+        ax.plot(epochs, 100 * np.array(v["val_accuracy_curve"]), marker="o", label=k)
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=8)
@@ -482,17 +452,8 @@ def save_figures(r, corrs, pairs, args):
     for ax, k in zip(axes, names):
         p = pairs[k]
         bins = np.linspace(-1, 1, 81)
-        for mask, label in (
-            (~p["same"], "different class"),
-            (p["same"], "same class"),
-        ):
-            ax.hist(
-                p["cosines"][mask],
-                bins=bins,
-                alpha=0.6,
-                density=True,
-                label=label,
-            )
+        for mask, label in ((~p["same"], "different class"), (p["same"], "same class")):
+            ax.hist(p["cosines"][mask], bins=bins, alpha=0.6, density=True, label=label)
         if "hurdle" in p:
             ax.axvline(p["hurdle"], color="k", ls="--", label="hurdle")
         ax.set_title(k, fontsize=9)
@@ -510,10 +471,7 @@ def main():
         source="bundled", normalize=True, flatten=True
     )
     if args.train_size:
-        x_train, y_train = (
-            x_train[: args.train_size],
-            y_train[: args.train_size],
-        )
+        x_train, y_train = x_train[: args.train_size], y_train[: args.train_size]
     print(
         f"backend {keras.backend.backend()}, {len(x_train)} training and "
         f"{len(x_test)} test digits, {args.epochs} epochs, batch "

@@ -68,12 +68,7 @@ SIGN_LOSS_FACTOR = 1.1
 # decoder's architecture (6 PCA features, 512 hidden, 784 sigmoid outputs,
 # batch 64, 8 epochs): 3e-3 gave the lowest test MSE for both SignSGD and
 # Signum (see the SignSGD guide).
-DEFAULT_LEARNING_RATES = {
-    "adam": 1e-3,
-    "sgd": 0.1,
-    "signsgd": 3e-3,
-    "signum": 3e-3,
-}
+DEFAULT_LEARNING_RATES = {"adam": 1e-3, "sgd": 0.1, "signsgd": 3e-3, "signum": 3e-3}
 
 
 def parse_args(argv=None):
@@ -82,108 +77,51 @@ def parse_args(argv=None):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument(
-        "--examples",
-        type=int,
-        default=5000,
-        help="training digits used (of the training split)",
-    )
-    parser.add_argument(
-        "--memory-size", type=int, default=10, help="the notes' mn"
-    )
+    parser.add_argument("--examples", type=int, default=5000,
+                        help="training digits used (of the training split)")
+    parser.add_argument("--memory-size", type=int, default=10, help="the notes' mn")
     parser.add_argument("--hidden-units", type=int, default=512)
-    parser.add_argument(
-        "--components",
-        type=int,
-        default=6,
-        help="PCA components fed to the network (the notes' dl)",
-    )
+    parser.add_argument("--components", type=int, default=6,
+                        help="PCA components fed to the network (the notes' dl)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument(
-        "--optimizer",
-        choices=sorted(DEFAULT_LEARNING_RATES),
-        default="adam",
-        help="signsgd / signum: keras_memnets.optimizers.SignSGD "
-        "with momentum 0 / 0.9",
-    )
-    parser.add_argument(
-        "--learning-rate",
-        type=float,
-        default=None,
-        help="default: "
-        + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATES.items()),
-    )
-    parser.add_argument(
-        "--one-max",
-        type=float,
-        default=0.0,
-        metavar="WEIGHT",
-        help="weight of the 1-max term on the selection in the main run",
-    )
-    parser.add_argument(
-        "--compare-one-max",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="also train without/with the 1-max term for verdict (c) "
-        "(default: on, off with --quick)",
-    )
-    parser.add_argument(
-        "--comparison-weight",
-        type=float,
-        default=0.1,
-        help="1-max weight of the comparison run when --one-max is 0",
-    )
-    parser.add_argument(
-        "--init-from-samples",
-        action="store_true",
-        help="write the memory slots from random training images "
-        "before training",
-    )
-    parser.add_argument(
-        "--restart-dead-slots",
-        action="store_true",
-        help="use keras_memnets.callbacks.RestartDeadSlots",
-    )
-    parser.add_argument(
-        "--compare-optimizers",
-        action="store_true",
-        help="train Adam and SignSGD over --seeds seeds for verdict (d)",
-    )
-    parser.add_argument(
-        "--seeds",
-        type=int,
-        default=3,
-        help="seeds per optimizer with --compare-optimizers",
-    )
-    parser.add_argument(
-        "--compare-with",
-        choices=["signsgd", "signum"],
-        default="signsgd",
-        help="the sign optimizer that --compare-optimizers runs",
-    )
-    parser.add_argument(
-        "--sign-learning-rate",
-        type=float,
-        default=None,
-        help="learning rate of the sign optimizer in "
-        "--compare-optimizers (default: its default above; Adam "
-        "there always uses its default)",
-    )
-    parser.add_argument(
-        "--source",
-        default="bundled",
-        choices=["auto", "bundled", "tfds", "keras"],
-        help="MNIST source for keras_memnets.datasets.load_mnist",
-    )
+    parser.add_argument("--optimizer", choices=sorted(DEFAULT_LEARNING_RATES),
+                        default="adam",
+                        help="signsgd / signum: keras_memnets.optimizers.SignSGD "
+                        "with momentum 0 / 0.9")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="default: " + ", ".join(
+                            f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATES.items()))
+    parser.add_argument("--one-max", type=float, default=0.0, metavar="WEIGHT",
+                        help="weight of the 1-max term on the selection in the main run")
+    parser.add_argument("--compare-one-max", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="also train without/with the 1-max term for verdict (c) "
+                        "(default: on, off with --quick)")
+    parser.add_argument("--comparison-weight", type=float, default=0.1,
+                        help="1-max weight of the comparison run when --one-max is 0")
+    parser.add_argument("--init-from-samples", action="store_true",
+                        help="write the memory slots from random training images "
+                        "before training")
+    parser.add_argument("--restart-dead-slots", action="store_true",
+                        help="use keras_memnets.callbacks.RestartDeadSlots")
+    parser.add_argument("--compare-optimizers", action="store_true",
+                        help="train Adam and SignSGD over --seeds seeds for verdict (d)")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="seeds per optimizer with --compare-optimizers")
+    parser.add_argument("--compare-with", choices=["signsgd", "signum"],
+                        default="signsgd",
+                        help="the sign optimizer that --compare-optimizers runs")
+    parser.add_argument("--sign-learning-rate", type=float, default=None,
+                        help="learning rate of the sign optimizer in "
+                        "--compare-optimizers (default: its default above; Adam "
+                        "there always uses its default)")
+    parser.add_argument("--source", default="bundled",
+                        choices=["auto", "bundled", "tfds", "keras"],
+                        help="MNIST source for keras_memnets.datasets.load_mnist")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--out", default=os.path.join("examples_out", "memory_decoder")
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="a small run (< 60 s): 2000 digits, 5 epochs, no comparisons",
-    )
+    parser.add_argument("--out", default=os.path.join("examples_out", "memory_decoder"))
+    parser.add_argument("--quick", action="store_true",
+                        help="a small run (< 60 s): 2000 digits, 5 epochs, no comparisons")
     args = parser.parse_args(argv)
     if args.quick:
         args.examples = min(args.examples, 2000)
@@ -210,9 +148,7 @@ def load_data(args):
             "the full 60,000-digit training set."
         )
     else:
-        print(
-            f"Data: MNIST from {source!r} ({len(x_train):,} training digits)."
-        )
+        print(f"Data: MNIST from {source!r} ({len(x_train):,} training digits).")
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(x_train))[: args.examples]
     x_train, y_train = x_train[order], y_train[order]
@@ -231,13 +167,9 @@ def load_data(args):
     f_test = keras.ops.convert_to_numpy(pca(x_test))
     return dict(
         source=source,
-        x_train=x_train,
-        y_train=y_train,
-        f_train=f_train,
-        x_test=x_test,
-        y_test=y_test,
-        f_test=f_test,
-        explained_variance_ratio=ratio.astype("float64").tolist(),
+        x_train=x_train, y_train=y_train, f_train=f_train,
+        x_test=x_test, y_test=y_test, f_test=f_test,
+        explained_variance_ratio=ratio.astype('float64').tolist(),
     )
 
 
@@ -247,17 +179,13 @@ def load_data(args):
 
 
 def make_optimizer(name, learning_rate=None):
-    lr = (
-        DEFAULT_LEARNING_RATES[name] if learning_rate is None else learning_rate
-    )
+    lr = DEFAULT_LEARNING_RATES[name] if learning_rate is None else learning_rate
     if name == "adam":
         return keras.optimizers.Adam(lr)
     if name == "sgd":
         return keras.optimizers.SGD(lr, momentum=0.9)
     sign_sgd = keras_memnets.optimizers.SignSGD  # AttributeError if missing
-    return sign_sgd(
-        learning_rate=lr, momentum=0.0 if name == "signsgd" else 0.9
-    )
+    return sign_sgd(learning_rate=lr, momentum=0.0 if name == "signsgd" else 0.9)
 
 
 def sign_sgd_available():
@@ -275,16 +203,13 @@ def utilisation(selection, labels, memory_size):
     for key, metric in (
         ("perplexity", keras_memnets.metrics.SelectionPerplexity(memory_size)),
         ("dead_slots", keras_memnets.metrics.DeadSlots(memory_size)),
-        (
-            "slots_for_90",
-            keras_memnets.metrics.SlotsForMass(memory_size, mass=0.9),
-        ),
+        ("slots_for_90", keras_memnets.metrics.SlotsForMass(memory_size, mass=0.9)),
         ("mean_max", keras_memnets.metrics.MeanMaxSelection()),
     ):
         metric.update_state(None, selection)
         values[key] = float(keras.ops.convert_to_numpy(metric.result()))
-    values["mutual_information"] = (
-        keras_memnets.metrics.slot_label_mutual_information(selection, labels)
+    values["mutual_information"] = keras_memnets.metrics.slot_label_mutual_information(
+        selection, labels
     )
     values["mutual_information_normalized"] = (
         keras_memnets.metrics.slot_label_mutual_information(
@@ -296,9 +221,8 @@ def utilisation(selection, labels, memory_size):
     return values
 
 
-def train_run(
-    args, data, label, optimizer, one_max, seed, learning_rate=None, verbose=1
-):
+def train_run(args, data, label, optimizer, one_max, seed, learning_rate=None,
+              verbose=1):
     print(
         f"\n== Run {label!r}: optimizer={optimizer}, 1-max weight={one_max:g}, "
         f"seed={seed}, {args.epochs} epochs"
@@ -319,18 +243,14 @@ def train_run(
     if args.init_from_samples:
         # The notes' last idea: "set the memory net's memory array using
         # samples of the training set".
-        rows = np.random.default_rng(seed).choice(
-            len(data["x_train"]), mn, replace=False
-        )
+        rows = np.random.default_rng(seed).choice(len(data["x_train"]), mn, replace=False)
         memory_layer.set_memory_from_samples(data["x_train"][rows])
     model.compile(
         optimizer=make_optimizer(optimizer, learning_rate),
         loss={"memory": "mse", "informed": "mse"},
         metrics={
             "selection": [
-                keras_memnets.metrics.SelectionPerplexity(
-                    mn, name="perplexity"
-                ),
+                keras_memnets.metrics.SelectionPerplexity(mn, name="perplexity"),
                 keras_memnets.metrics.SlotsForMass(mn, name="slots_for_90"),
             ]
         },
@@ -339,11 +259,7 @@ def train_run(
     def targets(x):
         # The selection has no loss; its "target" only feeds the metrics,
         # which ignore it.
-        return {
-            "memory": x,
-            "informed": x,
-            "selection": np.zeros((len(x), mn), "float32"),
-        }
+        return {"memory": x, "informed": x, "selection": np.zeros((len(x), mn), "float32")}
 
     callbacks = []
     if args.restart_dead_slots:
@@ -363,9 +279,7 @@ def train_run(
     outputs = model.predict(data["f_test"], batch_size=500, verbose=0)
     test = {
         "memory_mse": float(np.mean((outputs["memory"] - data["x_test"]) ** 2)),
-        "informed_mse": float(
-            np.mean((outputs["informed"] - data["x_test"]) ** 2)
-        ),
+        "informed_mse": float(np.mean((outputs["informed"] - data["x_test"]) ** 2)),
     }
     test["total_mse"] = test["memory_mse"] + test["informed_mse"]
     test.update(utilisation(outputs["selection"], data["y_test"], mn))
@@ -380,16 +294,12 @@ def train_run(
         "label": label,
         "optimizer": optimizer,
         "learning_rate": (
-            DEFAULT_LEARNING_RATES[optimizer]
-            if learning_rate is None
-            else learning_rate
+            DEFAULT_LEARNING_RATES[optimizer] if learning_rate is None else learning_rate
         ),
         "one_max": one_max,
         "seed": seed,
         "seconds": seconds,
-        "history": {
-            k: [float(v) for v in vs] for k, vs in history.history.items()
-        },
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
         "test": test,
     }
     return result, model, outputs
@@ -409,16 +319,11 @@ def verdict_a(run):
     holds = reached is not None and reached <= limit
     measured = (
         f"memory test MSE after {epochs} epochs: {level:.4f}; the informed output "
-        + (
-            f"reached it after epoch {reached}"
-            if reached
-            else "never reached it"
-        )
+        + (f"reached it after epoch {reached}" if reached else "never reached it")
         + f" (after epoch 1: memory {memory[0]:.4f}, informed {informed[0]:.4f})"
     )
     return dict(
-        id="a",
-        observation="informed output converges faster than memory output",
+        id="a", observation="informed output converges faster than memory output",
         measured=measured,
         threshold=f"informed reaches memory's final loss within {limit:g} epochs "
         f"({FASTER_EPOCH_FRACTION:.0%} of {epochs})",
@@ -431,8 +336,7 @@ def verdict_b(run, memory_size):
     limit = UNDERUSED_SLOT_FRACTION * memory_size
     holds = t["dead_slots"] >= 1 or t["slots_for_90"] <= limit
     return dict(
-        id="b",
-        observation="memory array is not fully utilised",
+        id="b", observation="memory array is not fully utilised",
         measured=(
             f"dead slots {t['dead_slots']:.0f} of {memory_size}; 90% of test digits "
             f"pick {t['slots_for_90']:.0f} slots; perplexity/mn {t['perplexity']:.3f}; "
@@ -447,18 +351,14 @@ def verdict_b(run, memory_size):
 def verdict_c(without, with_one_max):
     if without is None or with_one_max is None:
         return dict(
-            id="c",
-            observation="the 1-max term does not help",
-            measured="not run (pass --compare-one-max)",
-            threshold="-",
-            verdict="not run",
+            id="c", observation="the 1-max term does not help",
+            measured="not run (pass --compare-one-max)", threshold="-", verdict="not run",
         )
     a, b = without["test"], with_one_max["test"]
     gain = (a["total_mse"] - b["total_mse"]) / a["total_mse"]
     helps = gain > HELPS_RELATIVE_GAIN
     return dict(
-        id="c",
-        observation="the 1-max term does not help",
+        id="c", observation="the 1-max term does not help",
         measured=(
             f"summed test MSE without {a['total_mse']:.4f}, with 1-max "
             f"(w={with_one_max['one_max']:g}) {b['total_mse']:.4f} "
@@ -467,34 +367,20 @@ def verdict_c(without, with_one_max):
             f"{b['slots_for_90']:.0f}"
         ),
         threshold=f"helps if the gain > {HELPS_RELATIVE_GAIN:.0%}",
-        verdict=(
-            "does not hold (1-max helps)"
-            if helps
-            else "holds (1-max does not help)"
-        ),
+        verdict=("does not hold (1-max helps)" if helps else "holds (1-max does not help)"),
     )
 
 
 def verdict_d(comparison, sign_name="signsgd"):
-    observation = (
-        "SignSGD improves utilisation (and gets stuck in worse minima)"
-    )
+    observation = "SignSGD improves utilisation (and gets stuck in worse minima)"
     if comparison is None:
-        return dict(
-            id="d",
-            observation=observation,
-            measured="not run (pass --compare-optimizers)",
-            threshold="-",
-            verdict="not run",
-        )
+        return dict(id="d", observation=observation,
+                    measured="not run (pass --compare-optimizers)", threshold="-",
+                    verdict="not run")
     if comparison == "unavailable":
-        return dict(
-            id="d",
-            observation=observation,
-            measured="not run (SignSGD not available)",
-            threshold="-",
-            verdict="not run",
-        )
+        return dict(id="d", observation=observation,
+                    measured="not run (SignSGD not available)", threshold="-",
+                    verdict="not run")
     adam = [r["test"] for r in comparison["adam"]]
     sign = [r["test"] for r in comparison["signsgd"]]
     slots_adam = float(np.mean([t["slots_for_90"] for t in adam]))
@@ -512,8 +398,7 @@ def verdict_d(comparison, sign_name="signsgd"):
         + ("worse minima: holds" if stuck else "worse minima: does not hold")
     )
     return dict(
-        id="d",
-        observation=observation,
+        id="d", observation=observation,
         measured=(
             f"over {len(adam)} seeds: slots for 90% Adam {slots_adam:.1f}, {label} "
             f"{slots_sign:.1f}; perplexity/mn Adam {perp_adam:.3f}, {label} "
@@ -550,25 +435,13 @@ def plot_losses(runs, path):
         for run, style in zip(runs, ("-", "--", ":", "-.")):
             h = run["history"]
             epochs = np.arange(1, len(h[f"{split}memory_loss"]) + 1)
-            ax.plot(
-                epochs,
-                h[f"{split}memory_loss"],
-                "C0" + style,
-                label=f"memory ({run['label']})",
-            )
-            ax.plot(
-                epochs,
-                h[f"{split}informed_loss"],
-                "C3" + style,
-                label=f"informed ({run['label']})",
-            )
+            ax.plot(epochs, h[f"{split}memory_loss"], "C0" + style,
+                    label=f"memory ({run['label']})")
+            ax.plot(epochs, h[f"{split}informed_loss"], "C3" + style,
+                    label=f"informed ({run['label']})")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_title(
-            "training MSE (epoch mean)"
-            if not split
-            else "test MSE (end of epoch)"
-        )
+        ax.set_title("training MSE (epoch mean)" if not split else "test MSE (end of epoch)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("MSE")
     axes[1].legend(fontsize=8)
@@ -596,29 +469,17 @@ def plot_digit_grid(x, labels, outputs, path, per_class=4):
         for r, images in enumerate((x, outputs["memory"], outputs["informed"])):
             for j, i in enumerate(rows):
                 y0, x0 = top + r * cell + pad // 2, left + j * cell + pad // 2
-                canvas[y0 : y0 + size, x0 : x0 + size] = 1 - images[i].reshape(
-                    size, size
-                )
+                canvas[y0 : y0 + size, x0 : x0 + size] = 1 - images[i].reshape(size, size)
     fig, ax = plt.subplots(figsize=(12, 5.2))
     ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     for c in range(10):
         top = pad + (c // 5) * sub_h
         left = pad + (c % 5) * sub_w
-        ax.add_patch(
-            patches.Rectangle(
-                (left - 1, top - 1),
-                sub_w - pad,
-                sub_h - pad,
-                fill=False,
-                edgecolor="red",
-                linewidth=1.5,
-            )
-        )
+        ax.add_patch(patches.Rectangle((left - 1, top - 1), sub_w - pad, sub_h - pad,
+                                       fill=False, edgecolor="red", linewidth=1.5))
     ax.set_axis_off()
-    ax.set_title(
-        "per digit class: target (top), memory output (middle), "
-        "memory-informed output (bottom); test digits"
-    )
+    ax.set_title("per digit class: target (top), memory output (middle), "
+                 "memory-informed output (bottom); test digits")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -634,9 +495,7 @@ def plot_utilisation(runs, path):
     width = 0.8 / len(runs)
     for k, run in enumerate(runs):
         share = np.sort(run["test"]["argmax_share"])[::-1]
-        ax.bar(
-            np.arange(len(share)) + k * width, share, width, label=run["label"]
-        )
+        ax.bar(np.arange(len(share)) + k * width, share, width, label=run["label"])
     ax.set_xlabel("slot (sorted by share)")
     ax.set_ylabel("share of test digits (argmax)")
     ax.legend(fontsize=8)
@@ -660,16 +519,9 @@ def main(argv=None):
         )
     data = load_data(args)
 
-    main_label = f"{args.optimizer}" + (
-        f", 1-max {args.one_max:g}" if args.one_max else ""
-    )
+    main_label = f"{args.optimizer}" + (f", 1-max {args.one_max:g}" if args.one_max else "")
     main_run, model, outputs = train_run(
-        args,
-        data,
-        main_label,
-        args.optimizer,
-        args.one_max,
-        args.seed,
+        args, data, main_label, args.optimizer, args.one_max, args.seed,
         learning_rate=args.learning_rate,
     )
     params = model.count_params()
@@ -680,32 +532,19 @@ def main(argv=None):
     without = with_one_max = None
     if args.compare_one_max:
         other = 0.0 if args.one_max > 0 else args.comparison_weight
-        other_label = f"{args.optimizer}" + (
-            f", 1-max {other:g}" if other else ""
-        )
-        other_run, _, _ = train_run(
-            args,
-            data,
-            other_label,
-            args.optimizer,
-            other,
-            args.seed,
-            learning_rate=args.learning_rate,
-        )
+        other_label = f"{args.optimizer}" + (f", 1-max {other:g}" if other else "")
+        other_run, _, _ = train_run(args, data, other_label, args.optimizer, other,
+                                    args.seed, learning_rate=args.learning_rate)
         runs.append(other_run)
         without, with_one_max = (
-            (main_run, other_run)
-            if args.one_max == 0
-            else (other_run, main_run)
+            (main_run, other_run) if args.one_max == 0 else (other_run, main_run)
         )
 
     # (d) Adam against SignSGD over several seeds.
     comparison = None
     if args.compare_optimizers:
         if not sign_sgd_available():
-            print(
-                "\nSignSGD is not available in this keras_memnets: (d) is not run."
-            )
+            print("\nSignSGD is not available in this keras_memnets: (d) is not run.")
             comparison = "unavailable"
         else:
             # Each optimizer at its own learning rate: Adam at its default,
@@ -716,16 +555,9 @@ def main(argv=None):
                     ("adam", "adam", None),
                     ("signsgd", args.compare_with, args.sign_learning_rate),
                 ):
-                    run, _, _ = train_run(
-                        args,
-                        data,
-                        f"{name} seed {args.seed + s}",
-                        name,
-                        args.one_max,
-                        args.seed + s,
-                        learning_rate=lr,
-                        verbose=0,
-                    )
+                    run, _, _ = train_run(args, data, f"{name} seed {args.seed + s}",
+                                          name, args.one_max, args.seed + s,
+                                          learning_rate=lr, verbose=0)
                     comparison[key].append(run)
 
     verdicts = [
@@ -737,19 +569,11 @@ def main(argv=None):
     print_verdicts(verdicts)
 
     plot_losses(runs, os.path.join(args.out, "loss_curves.png"))
-    plot_digit_grid(
-        data["x_test"],
-        data["y_test"],
-        outputs,
-        os.path.join(args.out, "digit_grid.png"),
-    )
+    plot_digit_grid(data["x_test"], data["y_test"], outputs,
+                    os.path.join(args.out, "digit_grid.png"))
     plot_utilisation(
-        runs
-        + (
-            [r for rs in comparison.values() for r in rs]
-            if isinstance(comparison, dict)
-            else []
-        ),
+        runs + ([r for rs in comparison.values() for r in rs]
+                if isinstance(comparison, dict) else []),
         os.path.join(args.out, "utilisation.png"),
     )
     results = {
@@ -761,9 +585,7 @@ def main(argv=None):
         "pca_explained_variance_ratio": data["explained_variance_ratio"],
         "count_params": int(params),
         "runs": runs,
-        "optimizer_comparison": comparison
-        if isinstance(comparison, dict)
-        else comparison,
+        "optimizer_comparison": comparison if isinstance(comparison, dict) else comparison,
         "verdicts": verdicts,
         "thresholds": {
             "faster_epoch_fraction": FASTER_EPOCH_FRACTION,
@@ -776,10 +598,8 @@ def main(argv=None):
     }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
-    print(
-        f"\nWrote results.json and figures to {args.out} "
-        f"({results['seconds']:.0f} s in all)."
-    )
+    print(f"\nWrote results.json and figures to {args.out} "
+          f"({results['seconds']:.0f} s in all).")
     return results
 
 
