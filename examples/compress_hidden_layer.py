@@ -37,9 +37,9 @@ import json
 import os
 import time
 
+import keras
 import numpy as np
 
-import keras
 import keras_memnets
 from keras_memnets import analysis
 

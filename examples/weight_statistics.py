@@ -23,8 +23,9 @@ vectorised Keras model (`keras_memnets.models.relu_mlp(..., instances=5)`,
 each layer an `EinsumDense` with a per-instance kernel), so one compiled
 step trains all five; `fit` runs one epoch of 15000 steps on a generator
 that yields the full batch, with `steps_per_execution=10`, so one compiled
-call runs the 10 rounds between two snapshots (and XLA on TensorFlow). `keras_memnets.callbacks.WeightHistory` records the
-weights every 10 optimizer steps.
+call runs the 10 rounds between two snapshots (and XLA on TensorFlow).
+`keras_memnets.callbacks.WeightHistory` records the weights every 10
+optimizer steps.
 
 Run:
     python examples/weight_statistics.py            # the note's full run
@@ -38,9 +39,9 @@ import json
 import os
 import time
 
+import keras
 import numpy as np
 
-import keras
 import keras_memnets
 from keras_memnets import analysis
 
@@ -167,7 +168,7 @@ def forward(flat_weights, widths, x):
 
 
 def instance_statistics(run):
-    """Variance, kurtosis, max |w| and the ranks of each kernel over training."""
+    """Variance, kurtosis, max |w| and each kernel's ranks over training."""
     w = run["weights"].astype("float64")  # (instances, records, params)
     centred = w - w.mean(axis=2, keepdims=True)
     var = np.mean(centred**2, axis=2)
@@ -206,7 +207,8 @@ def ratio_summary(curves, direction):
 
 def fmt(values):
     values = np.asarray(values, dtype="float64")
-    return f"{values.mean():.3g} ± {values.std(ddof=1) if len(values) > 1 else 0:.2g}"
+    sd = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():.3g} ± {sd:.2g}"
 
 
 def verdicts(run, stats, label, results):
@@ -486,7 +488,8 @@ def weight_correlations(run, results):
     means = [np.mean(v) for _, v in sorted(by_d.items())]
     decays = all(a >= b for a, b in itertools.pairwise(means))
     print(
-        f"-> mean |r| {'decreases' if decays else 'does not decrease'} monotonically with d"
+        f"-> mean |r| {'decreases' if decays else 'does not decrease'} "
+        "monotonically with d"
     )
     results["correlations_by_depth"] = {str(k): v for k, v in by_d.items()}
 

@@ -1,4 +1,4 @@
-"""Numpy-level analysis of trained models: weights, hidden layers, compression."""
+"""Numpy-level analysis of models: weights, hidden layers, compression."""
 
 from keras_memnets.analysis.compression import compress_dense
 from keras_memnets.analysis.compression import hidden_correlations

@@ -122,7 +122,8 @@ def hidden_correlations(model, layer, data, threshold=0.9, batch_size=1024):
     """
     if not 0 < threshold <= 1:
         raise ValueError(
-            f"hidden_correlations: `threshold` must lie in (0, 1], got {threshold}."
+            "hidden_correlations: `threshold` must lie in (0, 1], got "
+            f"{threshold}."
         )
     _check_data(data, "hidden_correlations")
     layer = _layer(model, layer, "hidden_correlations")
@@ -188,7 +189,8 @@ def _check_rank_args(variance, rank, units, owner):
             )
         if rank > units:
             raise ValueError(
-                f"{owner}: `rank`={rank} is larger than the layer's width {units}."
+                f"{owner}: `rank`={rank} is larger than the layer's width "
+                f"{units}."
             )
     return rank
 

@@ -14,7 +14,11 @@ from keras_memnets.analysis.weights import _selected_variables
 from keras_memnets.analysis.weights import array_statistics
 from keras_memnets.analysis.weights import matrix_statistics
 from keras_memnets.api_export import register
+from keras_memnets.utils.validation import number_in_range
+from keras_memnets.utils.validation import one_of
+from keras_memnets.utils.validation import positive_int
 
+OWNER = "WeightHistory"
 UNITS = ("batch", "epoch")
 
 
@@ -101,41 +105,39 @@ class WeightHistory(keras.callbacks.Callback):
         alpha_min_size=ALPHA_MIN_SIZE,
     ):
         super().__init__()
-        if isinstance(every, np.integer):
-            every = int(every)
-        if isinstance(every, bool) or not isinstance(every, int):
-            raise TypeError(
-                f"WeightHistory: `every` must be a positive int, got {every!r}."
-            )
-        if every < 1:
-            raise ValueError(
-                f"WeightHistory: `every` must be a positive int, got {every}."
-            )
-        if unit not in UNITS:
-            raise ValueError(
-                f"WeightHistory: `unit` must be one of {UNITS}, got {unit!r}."
-            )
+        every = positive_int(every, "every", OWNER)
+        one_of(unit, "unit", OWNER, UNITS)
         if isinstance(layers, str):
             layers = [layers]
+        if layers is not None and not all(isinstance(n, str) for n in layers):
+            raise TypeError(
+                f"{OWNER}: `layers` must be a list of layer names or None, "
+                f"got {layers!r}."
+            )
         if bins is not None:
             edges = np.asarray(bins, dtype="float64")
             if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
                 raise ValueError(
-                    "WeightHistory: `bins` must be an increasing list of at "
+                    f"{OWNER}: `bins` must be an increasing list of at "
                     f"least 2 bin edges, got {bins!r}."
                 )
             bins = [float(b) for b in edges]
-        if path is not None and not isinstance(path, (str, os.PathLike)):
-            raise TypeError(
-                f"WeightHistory: `path` must be a str or None, got {path!r}."
-            )
+        for argument, value in (("path", path), ("log_dir", log_dir)):
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                raise TypeError(
+                    f"{OWNER}: `{argument}` must be a str or None, got "
+                    f"{value!r}."
+                )
+        if tolerance is not None:
+            tolerance = number_in_range(tolerance, "tolerance", OWNER, low=0)
+        alpha_min_size = positive_int(alpha_min_size, "alpha_min_size", OWNER)
         self.every = every
         self.unit = unit
         self.layers = None if layers is None else list(layers)
         self.keep_weights = bool(keep_weights)
         self.path = None if path is None else os.fspath(path)
         self.bins = bins
-        self.log_dir = log_dir
+        self.log_dir = None if log_dir is None else os.fspath(log_dir)
         self.tolerance = tolerance
         self.alpha_min_size = alpha_min_size
         self.steps = []

@@ -2,6 +2,11 @@
 
 import numpy as np
 
+from keras_memnets.utils.validation import number_in_range
+from keras_memnets.utils.validation import positive_int
+
+OWNER = "piecewise_steps"
+
 
 def piecewise_steps(n=5000, seed=None, low=-3.0, high=3.0):
     """Samples the step function of the weight-distribution research note.
@@ -30,16 +35,15 @@ def piecewise_steps(n=5000, seed=None, low=-3.0, high=3.0):
     Reference:
         The guide `docs/guides/weight_statistics.rst`.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(
-            f"piecewise_steps: `n` must be a positive int, got {n!r}."
-        )
+    n = positive_int(n, "n", OWNER)
+    low = number_in_range(low, "low", OWNER)
+    high = number_in_range(high, "high", OWNER)
     if not high > low:
         raise ValueError(
             f"piecewise_steps: need `low < high`, got low={low}, high={high}."
         )
     rng = np.random.default_rng(seed)
-    x = rng.uniform(low, high, size=(int(n), 1)).astype("float32")
+    x = rng.uniform(low, high, size=(n, 1)).astype("float32")
     return x, _target(x)
 
 

@@ -5,29 +5,12 @@ import math
 
 import keras
 
-from keras_memnets.api_export import register
+from keras_memnets.utils.validation import get_activation
+from keras_memnets.utils.validation import positive_int
+
+OWNER = "relu_mlp"
 
 
-def _check_positive_int(value, argument):
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            import numpy as np
-
-            if isinstance(value, np.integer):
-                return int(value)
-        except ImportError:  # pragma: no cover
-            pass
-        raise TypeError(
-            f"relu_mlp: `{argument}` must be a positive int, got {value!r}."
-        )
-    if value < 1:
-        raise ValueError(
-            f"relu_mlp: `{argument}` must be a positive int, got {value}."
-        )
-    return value
-
-
-@register
 def relu_mlp(
     widths,
     input_dim=1,
@@ -36,7 +19,7 @@ def relu_mlp(
     instances=None,
     name="relu_mlp",
 ):
-    """Builds an MLP: `Dense(w)` + activation for each width, then a linear `Dense`.
+    """Builds an MLP: `Dense` + activation per width, then a linear `Dense`.
 
     With `widths=[8, 8, 8]` and scalar input and output this is the research
     note's "RRnet" (`Dense(8) → ReLU → Dense(8) → ReLU → Dense(8) → ReLU →
@@ -83,13 +66,15 @@ def relu_mlp(
     """
     if isinstance(widths, (int, str)) or not hasattr(widths, "__iter__"):
         raise TypeError(
-            f"relu_mlp: `widths` must be a list of positive ints, got {widths!r}."
+            f"{OWNER}: `widths` must be a list of positive ints, got "
+            f"{widths!r}."
         )
-    widths = [_check_positive_int(w, "widths") for w in widths]
-    input_dim = _check_positive_int(input_dim, "input_dim")
-    output_dim = _check_positive_int(output_dim, "output_dim")
+    widths = [positive_int(w, "widths", OWNER) for w in widths]
+    input_dim = positive_int(input_dim, "input_dim", OWNER)
+    output_dim = positive_int(output_dim, "output_dim", OWNER)
     if instances is not None:
-        instances = _check_positive_int(instances, "instances")
+        instances = positive_int(instances, "instances", OWNER)
+    get_activation(activation, "activation", OWNER)
     inputs = keras.Input(shape=(input_dim,), name="x")
     sizes = [input_dim] + widths + [output_dim]
     h = inputs

@@ -124,6 +124,14 @@ def test_bad_arguments():
         WeightHistory(unit="seconds")
     with pytest.raises(ValueError, match="`bins`"):
         WeightHistory(bins=[1.0, 0.0])
+    with pytest.raises(ValueError, match="`tolerance`"):
+        WeightHistory(tolerance=-1.0)
+    with pytest.raises(TypeError, match="`alpha_min_size`"):
+        WeightHistory(alpha_min_size=2.5)
+    with pytest.raises(TypeError, match="`layers`"):
+        WeightHistory(layers=[0, 1])
+    with pytest.raises(TypeError, match="`log_dir`"):
+        WeightHistory(log_dir=3)
     model = _model()
     x, y = keras_memnets.datasets.piecewise_steps(20, seed=0)
     with pytest.raises(ValueError, match="no layer named 'nope'"):

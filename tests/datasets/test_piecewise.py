@@ -21,5 +21,9 @@ def test_target_and_shapes():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="`n`"):
         keras_memnets.datasets.piecewise_steps(0)
+    with pytest.raises(TypeError, match="piecewise_steps: `n`"):
+        keras_memnets.datasets.piecewise_steps(2.5)
+    with pytest.raises(ValueError, match="`low`"):
+        keras_memnets.datasets.piecewise_steps(10, low=float("nan"))
     with pytest.raises(ValueError, match="low < high"):
         keras_memnets.datasets.piecewise_steps(10, low=1.0, high=0.0)

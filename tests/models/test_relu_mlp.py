@@ -10,7 +10,7 @@ import keras_memnets
 def test_rrnet_parameter_count_and_layers():
     model = keras_memnets.models.relu_mlp([8, 8, 8])
     assert model.count_params() == 169
-    assert [l.name for l in model.layers] == [
+    assert [layer.name for layer in model.layers] == [
         "x",
         "hidden_1",
         "relu_1",
@@ -58,3 +58,12 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="`instances`"):
         keras_memnets.models.relu_mlp([8], instances=2.0)
     assert keras_memnets.models.relu_mlp([np.int64(3)]).count_params() == 10
+    with pytest.raises(ValueError, match="relu_mlp: unknown activation"):
+        keras_memnets.models.relu_mlp([8], activation="nope")
+
+
+def test_builder_is_not_registered():
+    # Builders return a functional Model; only serializable objects are
+    # registered.
+    fn = keras_memnets.models.relu_mlp
+    assert keras.saving.get_registered_name(fn) == fn.__name__
