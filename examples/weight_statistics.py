@@ -253,7 +253,7 @@ def verdicts(run, stats, label, results):
             curves = np.concatenate([stats[k] for k in keys])
             row(
                 "rank decreases",
-                f"{kind} ({len(keys)} matrices)",
+                f"{kind} ({len(keys)} kernels x {n})",
                 "decreases",
                 curves,
             )
