@@ -333,7 +333,15 @@ def figures(run, stats, out, prefix=""):
 def widths_and_depths(args, results):
     """(4): the same verdicts for other widths and depths."""
     print("\n=== (4) widths x depths ===")
+    print(
+        f"threshold: per configuration, a claim holds when at least "
+        f"{MAJORITY}/5 of its curves ({args.grid_instances} instances; for "
+        f"the stable rank every kernel of at least 2 x 2) have final / "
+        f"initial > {GROWTH} (variance, kurtosis) or < {DECREASE} (stable "
+        f"rank); {args.grid_rounds} rounds each"
+    )
     grid = {}
+    held = {"variance grows": 0, "kurtosis grows": 0, "stable rank falls": 0}
     for depth in (2, 3, 4):
         for width in (4, 8, 16):
             run = train_instances(
@@ -357,11 +365,24 @@ def widths_and_depths(args, results):
                 "stable_rank_ratio": sr.tolist(),
                 "final_mse": run["loss"].tolist(),
             }
+            flags = {
+                "variance grows": np.mean(var > GROWTH) >= MAJORITY / 5,
+                "kurtosis grows": np.mean(kurt > GROWTH) >= MAJORITY / 5,
+                "stable rank falls": np.mean(sr < DECREASE) >= MAJORITY / 5,
+            }
+            for claim, holds in flags.items():
+                held[claim] += int(holds)
+            grid[f"{width}x{depth}"]["holds"] = {
+                k: bool(v) for k, v in flags.items()
+            }
             print(
                 f"width {width:2d} depth {depth}: variance x{fmt(var)}, "
                 f"kurtosis x{fmt(kurt)}, stable rank x{fmt(sr)}, "
-                f"MSE {fmt(run['loss'])}"
+                f"MSE {fmt(run['loss'])}; holds: "
+                + (", ".join(k for k, v in flags.items() if v) or "none")
             )
+    for claim, count in held.items():
+        print(f"-> {claim}: holds in {count} of {len(grid)} configurations")
     results["widths_depths"] = grid
 
 
