@@ -3,6 +3,9 @@
 import keras
 import numpy as np
 
+from keras_memnets.utils.validation import number_in_range
+from keras_memnets.utils.validation import positive_int
+
 
 def _layer(model, layer, owner):
     if isinstance(layer, str):
@@ -120,11 +123,10 @@ def hidden_correlations(model, layer, data, threshold=0.9, batch_size=1024):
     Reference:
         The guide `docs/guides/compression.rst`.
     """
-    if not 0 < threshold <= 1:
-        raise ValueError(
-            "hidden_correlations: `threshold` must lie in (0, 1], got "
-            f"{threshold}."
-        )
+    threshold = number_in_range(
+        threshold, "threshold", "hidden_correlations", 0, 1, False
+    )
+    positive_int(batch_size, "batch_size", "hidden_correlations")
     _check_data(data, "hidden_correlations")
     layer = _layer(model, layer, "hidden_correlations")
     h = _as_rows(_predict(model, layer.output, data, batch_size))
@@ -172,21 +174,10 @@ def _rank_for(explained, variance):
 def _check_rank_args(variance, rank, units, owner):
     if (variance is None) == (rank is None):
         raise ValueError(f"{owner}: give exactly one of `variance` and `rank`.")
-    if variance is not None and not 0 < variance <= 1:
-        raise ValueError(
-            f"{owner}: `variance` must lie in (0, 1], got {variance}."
-        )
+    if variance is not None:
+        number_in_range(variance, "variance", owner, 0, 1, False)
     if rank is not None:
-        if isinstance(rank, np.integer):
-            rank = int(rank)
-        if isinstance(rank, bool) or not isinstance(rank, int):
-            raise TypeError(
-                f"{owner}: `rank` must be a positive int, got {rank!r}."
-            )
-        if rank < 1:
-            raise ValueError(
-                f"{owner}: `rank` must be a positive int, got {rank}."
-            )
+        rank = positive_int(rank, "rank", owner)
         if rank > units:
             raise ValueError(
                 f"{owner}: `rank`={rank} is larger than the layer's width "
@@ -313,6 +304,7 @@ def compress_dense(
         models", NeurIPS 2021; the guide `docs/guides/compression.rst`.
     """
     owner = "compress_dense"
+    positive_int(batch_size, "batch_size", owner)
     layer = _dense_layer(model, layer, owner)
     rank = _check_rank_args(variance, rank, layer.units, owner)
     n = _check_data(data, owner)
@@ -395,6 +387,7 @@ def svd_compress_dense(model, layer, rank, data=None, batch_size=1024):
     40
     """
     owner = "svd_compress_dense"
+    positive_int(batch_size, "batch_size", owner)
     layer = _dense_layer(model, layer, owner)
     rank = _check_rank_args(None, rank, min(layer.kernel.shape), owner)
     if data is not None:

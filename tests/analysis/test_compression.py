@@ -167,3 +167,9 @@ def test_bad_inputs():
         analysis.svd_compress_dense(model, "h1", rank=11)
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         analysis.hidden_correlations(model, "h1", x, threshold=0)
+    with pytest.raises(TypeError, match="hidden_correlations: `threshold`"):
+        analysis.hidden_correlations(model, "h1", x, threshold="high")
+    with pytest.raises(TypeError, match="compress_dense: `variance`"):
+        analysis.compress_dense(model, "h1", x, variance="most")
+    with pytest.raises(ValueError, match="`batch_size`"):
+        analysis.compress_dense(model, "h1", x, rank=2, batch_size=0)
