@@ -269,6 +269,20 @@ CASES = [
         dict(threshold=0.3, seed=0),
         build=_restart_model,
     ),
+    # --- issue 10: weight statistics over training ---
+    Case(
+        callbacks.WeightHistory,
+        "callback",
+        dict(every=2, keep_weights=True, bins=[-1.0, 0.0, 1.0]),
+    ),
+    Case(models.relu_mlp, "model", dict(widths=[8, 8, 8]), input_shape=(1,)),
+    Case(
+        models.relu_mlp,
+        "model",
+        dict(widths=[4, 3], input_dim=2, output_dim=2, instances=3),
+        input_shape=(2,),
+        id="instances",
+    ),
 ]
 
 # Public callables that are not Keras objects (plain functions, constants):

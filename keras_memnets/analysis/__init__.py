@@ -1,23 +1,52 @@
-"""Analysis tools of keras_memnets (numpy functions and sweeps)."""
+"""Numpy-level analysis: weight statistics, hidden-layer compression and
+autoencoder capacity sweeps."""
 
 from keras_memnets.analysis.capacity import bce_floor
 from keras_memnets.analysis.capacity import model_dimension
 from keras_memnets.analysis.capacity import model_dimension_search
 from keras_memnets.analysis.capacity import relu_layers
+from keras_memnets.analysis.compression import compress_dense
+from keras_memnets.analysis.compression import hidden_correlations
+from keras_memnets.analysis.compression import layer_outputs
+from keras_memnets.analysis.compression import svd_compress_dense
+from keras_memnets.analysis.history import load_weight_history
+from keras_memnets.analysis.plotting import histogram_matrix
+from keras_memnets.analysis.plotting import plot_curves
+from keras_memnets.analysis.plotting import plot_layer_panels
+from keras_memnets.analysis.plotting import plot_weight_density
+from keras_memnets.analysis.plotting import plot_weight_trajectories
 from keras_memnets.analysis.sweeps import architecture_name
 from keras_memnets.analysis.sweeps import capacity_tuner
 from keras_memnets.analysis.sweeps import plot_sweep
 from keras_memnets.analysis.sweeps import sweep_results
 from keras_memnets.analysis.sweeps import write_results
+from keras_memnets.analysis.weights import array_statistics
+from keras_memnets.analysis.weights import matrix_statistics
+from keras_memnets.analysis.weights import power_law_alpha
+from keras_memnets.analysis.weights import weight_statistics
 
 __all__ = [
     "architecture_name",
+    "array_statistics",
     "bce_floor",
     "capacity_tuner",
+    "compress_dense",
+    "hidden_correlations",
+    "histogram_matrix",
+    "layer_outputs",
+    "load_weight_history",
+    "matrix_statistics",
     "model_dimension",
     "model_dimension_search",
+    "plot_curves",
+    "plot_layer_panels",
     "plot_sweep",
+    "plot_weight_density",
+    "plot_weight_trajectories",
+    "power_law_alpha",
     "relu_layers",
+    "svd_compress_dense",
     "sweep_results",
+    "weight_statistics",
     "write_results",
 ]

@@ -3,5 +3,11 @@
 from keras_memnets.datasets.mnist import BUNDLED_SHA256
 from keras_memnets.datasets.mnist import load_mnist
 from keras_memnets.datasets.mnist import resolve_mnist_source
+from keras_memnets.datasets.piecewise import piecewise_steps
 
-__all__ = ["BUNDLED_SHA256", "load_mnist", "resolve_mnist_source"]
+__all__ = [
+    "BUNDLED_SHA256",
+    "load_mnist",
+    "piecewise_steps",
+    "resolve_mnist_source",
+]

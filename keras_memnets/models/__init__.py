@@ -2,6 +2,12 @@
 
 from keras_memnets.models.autoencoder import autoencoder
 from keras_memnets.models.memory_decoder import memory_decoder
+from keras_memnets.models.relu_mlp import relu_mlp
 from keras_memnets.models.set_min_autoencoder import set_min_autoencoder
 
-__all__ = ["autoencoder", "memory_decoder", "set_min_autoencoder"]
+__all__ = [
+    "autoencoder",
+    "memory_decoder",
+    "relu_mlp",
+    "set_min_autoencoder",
+]
