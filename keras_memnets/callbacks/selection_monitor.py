@@ -28,12 +28,14 @@ class SelectionMonitor(keras.callbacks.Callback):
     `MemoryLayer` on the data given to `set_data` (inputs of the model; a
     held-out sample or the validation inputs), runs
     `keras_memnets.metrics.selection_report` on it, and adds the chosen keys
-    to the epoch's logs as `prefix + key` (by default `selection_slots_used`,
-    `selection_dead_slots`, `selection_perplexity`,
-    `selection_mean_max_selection`, and with labels `selection_purity` and
-    `selection_normalized_mutual_information`), so that `History`,
-    `CSVLogger`, `TensorBoard` and `EarlyStopping` see them. The full
-    report of the last check is `callback.last_report`.
+    to the epoch's logs as `prefix + key` (by default `memory_slots_used`,
+    `memory_dead_slots`, `memory_perplexity` (an effective number of slots,
+    not divided by `memory_size`), `memory_mean_max_selection`, and with
+    labels `memory_purity` and `memory_normalized_mutual_information`), so
+    that `History`, `CSVLogger`, `TensorBoard` and `EarlyStopping` see them.
+    The full report of the last check is `callback.last_report`. (The
+    default prefix differs from the `selection_` keys of metrics attached to
+    a `"selection"` output, so both can be used.)
 
     Add it before callbacks that read these keys (Keras runs callbacks in
     order; `History` always runs last).
@@ -57,9 +59,9 @@ class SelectionMonitor(keras.callbacks.Callback):
     >>> monitor = keras_memnets.callbacks.SelectionMonitor().set_data(x)
     >>> history = model.fit(x, {"memory": y, "informed": y}, epochs=1,
     ...                     verbose=0, callbacks=[monitor])
-    >>> sorted(k for k in history.history if k.startswith("selection_"))
-    ['selection_dead_slots', 'selection_mean_max_selection',
-     'selection_perplexity', 'selection_slots_used']
+    >>> [k for k in sorted(history.history) if "loss" not in k]
+    ['memory_dead_slots', 'memory_mean_max_selection', 'memory_perplexity',
+     'memory_slots_used']
 
     Reference:
         The guide "Memory networks" (`docs/guides/memory_networks.rst`).
@@ -69,7 +71,7 @@ class SelectionMonitor(keras.callbacks.Callback):
         self,
         layer_name="memory_layer",
         keys=None,
-        prefix="selection_",
+        prefix="memory_",
         frequency=1,
         batch_size=512,
     ):

@@ -45,7 +45,7 @@ def test_logs_match_selection_report_after_each_epoch():
         "purity",
         "normalized_mutual_information",
     ):
-        values = history.history["selection_" + key]
+        values = history.history["memory_" + key]
         assert len(values) == 2
         assert values[-1] == pytest.approx(expected[key], rel=1e-5), key
     assert monitor.last_report["num_samples"] == 48
@@ -70,7 +70,7 @@ def test_layer_behind_other_layers_keys_prefix_and_frequency():
     assert history.history["m_argmax_perplexity"][0] == pytest.approx(
         expected["argmax_perplexity"], rel=1e-5
     )
-    assert not any(k.startswith("selection_") for k in history.history)
+    assert not any(k.startswith("memory_") for k in history.history)
 
 
 def test_config_round_trip():
