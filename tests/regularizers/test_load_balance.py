@@ -115,7 +115,8 @@ def test_memory_layer_adds_weight_times_term_whatever_the_batch(batch):
 @pytest.mark.parametrize("mode", ["switch", "entropy"])
 def test_default_weight_spreads_a_collapsed_selection(mode):
     # A softmax selector whose bias makes slot 0 win every row (softmax
-    # weight 0.99), trained on the regularizer alone with the default weight:
+    # weight 0.99 on average), trained on the regularizer alone with the
+    # default weight:
     # within 100 Adam steps every slot is the argmax of some rows.
     rng = np.random.default_rng(5)
     x = rng.normal(size=(256, 6)).astype("float32")
@@ -129,7 +130,7 @@ def test_default_weight_spreads_a_collapsed_selection(mode):
     model = keras.Model(inputs, selection)
     model.compile(keras.optimizers.Adam(0.05), loss=lambda y, p: 0.0 * p)
     counts = np.bincount(model.predict(x, verbose=0).argmax(-1), minlength=4)
-    assert counts[0] == 256
+    assert counts[0] >= 0.95 * 256  # collapsed (a few rows may escape)
     model.fit(x, x[:, :4], batch_size=64, epochs=25, verbose=0)
     counts = np.bincount(model.predict(x, verbose=0).argmax(-1), minlength=4)
     assert counts.min() >= 256 * 0.1, counts
