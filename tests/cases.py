@@ -58,6 +58,15 @@ def _restart_model(callback, x, rng):
     return model, x, {"memory": y, "informed": y}
 
 
+def _monitor_model(callback, x, rng):
+    """A small memory_decoder whose selection the monitor reports on."""
+    model = models.memory_decoder(6, 5, memory_size=3, hidden_units=8)
+    y = rng.random((len(x), 5)).astype("float32")
+    callback.set_data(x, labels=np.arange(len(x)) % 2)
+    model.compile(optimizer="adam", loss={"memory": "mse", "informed": "mse"})
+    return model, x, {"memory": y, "informed": y}
+
+
 CASES = [
     # --- issue 4: SignSGD ---
     Case(SignSGD, "optimizer", dict(learning_rate=0.01), id="sign"),
@@ -200,6 +209,13 @@ CASES = [
         losses.OneMaxLoss, "loss", y_pred_shape=(4,), pred_activation="softmax"
     ),
     Case(regularizers.OneMax, "regularizer", dict(weight=0.1)),
+    # --- issues 9 and 12: memory-layer API ---
+    Case(
+        regularizers.LoadBalance,
+        "regularizer",
+        dict(weight=0.5, mode="entropy"),
+        pred_activation="softmax",
+    ),
     Case(
         metrics.SelectionPerplexity,
         "metric",
@@ -283,6 +299,12 @@ CASES = [
         input_shape=(2,),
         id="instances",
     ),
+    Case(
+        callbacks.SelectionMonitor,
+        "callback",
+        dict(prefix="memory_", keys=["slots_used", "purity"]),
+        build=_monitor_model,
+    ),
 ]
 
 # Public callables that are not Keras objects (plain functions, constants):
@@ -296,6 +318,11 @@ NOT_KERAS_OBJECTS = {
     keras_memnets.metrics.class_winner_distribution: (
         "a numpy analysis function (winners, labels) -> tables; tested in "
         "tests/metrics/test_variant_wins.py"
+    ),
+    metrics.selection_report: (
+        "a numpy function of a whole data set's selections (and labels) "
+        "returning a dict; tested against hand-computed values in "
+        "tests/metrics/test_report.py"
     ),
     metrics.slot_label_mutual_information: (
         "a numpy function of a whole data set's selections and labels, "

@@ -1,5 +1,6 @@
 """Public metrics of keras_memnets."""
 
+from keras_memnets.metrics.report import selection_report
 from keras_memnets.metrics.utilisation import DeadSlots
 from keras_memnets.metrics.utilisation import MeanMaxSelection
 from keras_memnets.metrics.utilisation import SelectionPerplexity
@@ -17,5 +18,6 @@ __all__ = [
     "VariantWins",
     "best_variant",
     "class_winner_distribution",
+    "selection_report",
     "slot_label_mutual_information",
 ]
