@@ -190,6 +190,13 @@ CASES = [
     ),
     Case(losses.OneMaxLoss, "loss", y_pred_shape=(4,), pred_activation="softmax"),
     Case(regularizers.OneMax, "regularizer", dict(weight=0.1)),
+    # --- issues 9 and 12: memory-layer API ---
+    Case(
+        regularizers.LoadBalance,
+        "regularizer",
+        dict(weight=0.5, mode="entropy"),
+        pred_activation="softmax",
+    ),
     Case(
         metrics.SelectionPerplexity,
         "metric",
