@@ -9,6 +9,7 @@ from keras import regularizers
 
 from keras_memnets.api_export import register
 from keras_memnets.layers.approximator import ApproximatorLayer
+from keras_memnets.utils.kmeans import kmeans
 from keras_memnets.utils.shapes import check_min_rank
 from keras_memnets.utils.shapes import reshape_last_axis
 from keras_memnets.utils.shapes import standardize_units
@@ -48,6 +49,47 @@ _INVERSES = {
     "linear": _inverse_linear,
     "relu": _inverse_relu,
 }
+
+# The closed range of each invertible activation's outputs: targets outside
+# it cannot be written (they would be clipped to near-constant slots).
+_RANGES = {
+    "sigmoid": (0.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "softplus": (0.0, np.inf),
+    "linear": (-np.inf, np.inf),
+    "relu": (0.0, np.inf),
+}
+
+
+def _invertible_activation(activation, owner):
+    """The name of `activation` if its inverse is known, else raises."""
+    activation_name = activations.serialize(activation)
+    if not isinstance(activation_name, str):
+        activation_name = getattr(activation, "__name__", "")
+    if activation_name not in _INVERSES:
+        raise ValueError(
+            f"{owner}: no known inverse for memory_activation="
+            f"{activation_name!r}; supported: {sorted(_INVERSES)}."
+        )
+    return activation_name
+
+
+def _check_target_range(samples, activation_name, owner):
+    """Raises a ValueError if `samples` lie outside the activation's range."""
+    if not np.all(np.isfinite(samples)):
+        raise ValueError(f"{owner}: the targets hold NaN or Inf values.")
+    low, high = _RANGES[activation_name]
+    if samples.size and (samples.min() < low or samples.max() > high):
+        hint = (
+            " (images stored as 0..255 integers: divide them by 255)"
+            if high == 1.0 and samples.max() > 1.0
+            else ""
+        )
+        raise ValueError(
+            f"{owner}: the targets must lie in [{low:g}, {high:g}], the "
+            f"range of memory_activation={activation_name!r}, got values in "
+            f"[{samples.min():g}, {samples.max():g}]{hint}."
+        )
 
 
 @register
@@ -238,6 +280,12 @@ class MemoryLayer(keras.layers.Layer):
 
         Returns:
             The numpy array of slot indices that were written.
+
+        Raises:
+            ValueError: if the samples lie outside the range of
+                `memory_activation` (e.g. 0..255 pixels for a sigmoid memory:
+                scale them to [0, 1] first), hold NaN or Inf, or do not match
+                `units`.
         """
         name = type(self).__name__
         if not self.built:
@@ -245,15 +293,9 @@ class MemoryLayer(keras.layers.Layer):
                 f"{name} '{self.name}': build the layer (call it once) before "
                 "`set_memory_from_samples`."
             )
-        activation_name = activations.serialize(self.memory_activation)
-        if not isinstance(activation_name, str):
-            activation_name = getattr(self.memory_activation, "__name__", "")
-        if activation_name not in _INVERSES:
-            raise ValueError(
-                f"{name}.set_memory_from_samples: no known inverse for "
-                f"memory_activation={activation_name!r}; supported: "
-                f"{sorted(_INVERSES)}."
-            )
+        activation_name = _invertible_activation(
+            self.memory_activation, f"{name}.set_memory_from_samples"
+        )
         if not epsilon > 0:
             raise ValueError(
                 f"{name}.set_memory_from_samples: `epsilon` must be > 0, "
@@ -266,6 +308,9 @@ class MemoryLayer(keras.layers.Layer):
                 f"{name}.set_memory_from_samples: `samples` must have shape "
                 f"(n, {', '.join(map(str, expected))}), got {samples.shape}."
             )
+        _check_target_range(
+            samples, activation_name, f"{name}.set_memory_from_samples"
+        )
         n = samples.shape[0]
         if slots is None:
             if n > self.memory_size:
@@ -290,6 +335,86 @@ class MemoryLayer(keras.layers.Layer):
         memory[slots] = _INVERSES[activation_name](samples, epsilon)
         self.memory.assign(memory.astype(memory.dtype))
         return slots
+
+    def set_memory_from_kmeans(
+        self,
+        targets,
+        seed=None,
+        max_iterations=100,
+        restarts=1,
+        epsilon=1e-3,
+    ):
+        """Writes every memory slot from the k-means centroids of targets.
+
+        Clusters the targets into `memory_size` groups (k-means++ seeding,
+        then Lloyd iterations, in numpy) and writes centroid `k` into slot
+        `k` with `set_memory_from_samples`, as vector-quantisation codebooks
+        are initialised. The memory then starts from the best any hard
+        `memory_size`-slot memory can do on these targets (up to k-means'
+        local optimum), and `result.mse` is that memory's mean squared error,
+        a floor to compare the trained memory output with. The selector is
+        left as it is: it learns which slot fits which input.
+
+        Args:
+            targets: array `(n, *units)` in the range of `memory_activation`,
+                with `n >= memory_size` (a random subset of the training
+                targets is enough).
+            seed: optional int. Seed of the k-means++ draws.
+            max_iterations: int. Most Lloyd iterations per restart.
+            restarts: int. Independent seedings; the best one is kept.
+            epsilon: float. Clipping margin of the activation's inverse.
+
+        Returns:
+            A `KMeansResult(centroids, assignments, mse, iterations)` (numpy
+            centroids of shape `(memory_size, *units)`, each target's
+            centroid index, the mean squared error of the targets to their
+            centroids, and the iterations run).
+
+        Example:
+
+        >>> layer = keras_memnets.layers.MemoryLayer(
+        ...     2, memory_size=2, hidden_units=4, memory_activation="linear")
+        >>> _ = layer(np.zeros((1, 3)))
+        >>> targets = np.array([[0.0, 0.0], [0.2, 0.0], [5.0, 5.0], [5.0, 5.2]])
+        >>> result = layer.set_memory_from_kmeans(targets, seed=0)
+        >>> np.round(np.sort(result.centroids, axis=0), 2).tolist()
+        [[0.1, 0.0], [5.0, 5.1]]
+        >>> round(result.mse, 4)
+        0.005
+        """
+        name = type(self).__name__
+        owner = f"{name}.set_memory_from_kmeans"
+        if not self.built:
+            raise ValueError(
+                f"{name} '{self.name}': build the layer (call it once) before "
+                "`set_memory_from_kmeans`."
+            )
+        targets = np.asarray(keras.ops.convert_to_numpy(targets), "float64")
+        expected = units_shape(self.units)
+        if targets.ndim != len(expected) + 1 or targets.shape[1:] != expected:
+            raise ValueError(
+                f"{owner}: `targets` must have shape "
+                f"(n, {', '.join(map(str, expected))}), got {targets.shape}."
+            )
+        if len(targets) < self.memory_size:
+            raise ValueError(
+                f"{owner}: needs at least memory_size={self.memory_size} "
+                f"targets, got {len(targets)}."
+            )
+        # Checked before clustering, so that bad targets fail at once.
+        activation_name = _invertible_activation(self.memory_activation, owner)
+        _check_target_range(targets, activation_name, owner)
+        result = kmeans(
+            targets,
+            self.memory_size,
+            seed=seed,
+            max_iterations=positive_int(
+                max_iterations, "max_iterations", owner
+            ),
+            restarts=positive_int(restarts, "restarts", owner),
+        )
+        self.set_memory_from_samples(result.centroids, epsilon=epsilon)
+        return result
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,131 @@
+"""MemoryLayer slot initialisation: k-means, target ranges."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_memnets.layers import MemoryLayer
+
+
+def _np(t):
+    return keras.ops.convert_to_numpy(t)
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-np.asarray(z, "float64")))
+
+
+def _binary_clusters(seed, k=5, per=40, dim=(4, 3)):
+    """k clusters around distinct binary patterns, in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    patterns = rng.integers(0, 2, size=(k,) + dim).astype("float64")
+    flat = patterns.reshape(k, -1)  # a view
+    for bit in range(3):  # the first 3 entries keep the patterns distinct
+        flat[:, bit] = np.arange(k) // 2**bit % 2
+    labels = np.repeat(np.arange(k), per)
+    noise = 0.1 * rng.random((k * per,) + dim)
+    x = np.abs(patterns[labels] - noise)
+    return x, labels, patterns
+
+
+def test_set_memory_from_kmeans_writes_cluster_means():
+    targets, labels, _ = _binary_clusters(0)
+    layer = MemoryLayer((4, 3), memory_size=5, hidden_units=4)
+    layer.build((None, 2))
+    result = layer.set_memory_from_kmeans(targets, seed=0)
+    memory = _sigmoid(_np(layer.memory))
+    # One slot per cluster, holding the cluster's mean (clipped by epsilon).
+    for slot in range(5):
+        members = result.assignments == slot
+        assert len(np.unique(labels[members])) == 1
+        mean = targets[members].mean(0)
+        np.testing.assert_allclose(result.centroids[slot], mean, atol=1e-12)
+        np.testing.assert_allclose(
+            memory[slot], np.clip(mean, 1e-3, 1 - 1e-3), rtol=1e-4, atol=1e-6
+        )
+    assert sorted(np.unique(result.assignments).tolist()) == list(range(5))
+    # The reported MSE is that of a memory outputting each target's slot.
+    expected = np.mean((targets - memory[result.assignments]) ** 2)
+    assert result.mse == pytest.approx(expected, rel=1e-3)
+
+
+def test_kmeans_memory_matches_hard_selection_output():
+    # With a one-hot selection on the right slot, the layer's output is the
+    # centroid: check through the layer itself (linear memory, no clipping).
+    targets, _, _ = _binary_clusters(1, dim=(6,))
+    layer = MemoryLayer(
+        6, memory_size=5, hidden_units=4, memory_activation="linear"
+    )
+    layer.build((None, 2))
+    result = layer.set_memory_from_kmeans(targets, seed=1)
+    one_hot = np.eye(5, dtype="float32")
+    memory = _np(keras.ops.matmul(one_hot, layer.memory))
+    np.testing.assert_allclose(memory, result.centroids, rtol=1e-6)
+
+
+def test_set_memory_from_kmeans_errors():
+    layer = MemoryLayer(3, memory_size=4, hidden_units=4)
+    with pytest.raises(ValueError, match="build the layer"):
+        layer.set_memory_from_kmeans(np.zeros((8, 3)))
+    layer.build((None, 2))
+    with pytest.raises(ValueError, match="at least memory_size=4"):
+        layer.set_memory_from_kmeans(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
+        layer.set_memory_from_kmeans(np.zeros((8, 2)))
+    with pytest.raises(ValueError, match=r"divide them by 255"):
+        layer.set_memory_from_kmeans(np.full((8, 3), 255, "uint8"))
+    with pytest.raises(TypeError, match="restarts"):
+        layer.set_memory_from_kmeans(np.zeros((8, 3)), restarts=1.5)
+
+
+@pytest.mark.parametrize(
+    "activation,bad",
+    [
+        ("sigmoid", 255.0),
+        ("sigmoid", -0.5),
+        ("tanh", 1.5),
+        ("softplus", -1.0),
+        ("relu", -0.1),
+    ],
+)
+def test_targets_outside_the_activation_range_are_refused(activation, bad):
+    layer = MemoryLayer(
+        3, memory_size=2, hidden_units=4, memory_activation=activation
+    )
+    layer.build((None, 2))
+    before = _np(layer.memory).copy()
+    samples = np.array([[0.0, 0.5, bad]])
+    with pytest.raises(ValueError, match=f"MemoryLayer.*range.*{activation}"):
+        layer.set_memory_from_samples(samples)
+    np.testing.assert_array_equal(_np(layer.memory), before)
+
+
+def test_uint8_images_for_a_sigmoid_memory_get_a_hint():
+    layer = MemoryLayer(4, memory_size=2, hidden_units=4)
+    layer.build((None, 2))
+    pixels = np.array([[0, 17, 200, 255]], "uint8")
+    with pytest.raises(ValueError, match=r"\[0, 255\].*divide them by 255"):
+        layer.set_memory_from_samples(pixels)
+    layer.set_memory_from_samples(pixels / 255.0)  # the fix works
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_targets_are_refused(value):
+    layer = MemoryLayer(
+        2, memory_size=2, hidden_units=4, memory_activation="linear"
+    )
+    layer.build((None, 2))
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        layer.set_memory_from_samples(np.array([[0.0, value]]))
+
+
+def test_boundary_values_and_any_value_for_linear_are_accepted():
+    layer = MemoryLayer(2, memory_size=2, hidden_units=4)
+    layer.build((None, 2))
+    layer.set_memory_from_samples(np.array([[0.0, 1.0]]))
+    linear = MemoryLayer(
+        2, memory_size=2, hidden_units=4, memory_activation="linear"
+    )
+    linear.build((None, 2))
+    linear.set_memory_from_samples(np.array([[-300.0, 255.0]]))
+    np.testing.assert_allclose(_np(linear.memory)[0], [-300.0, 255.0])
