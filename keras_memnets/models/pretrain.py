@@ -10,53 +10,6 @@ from keras_memnets.utils.validation import positive_int
 _OWNER = "pretrain_memory_decoder"
 
 
-def _kmeans(points, k, iterations, rng):
-    """Lloyd's k-means with k-means++ seeding, in float64.
-
-    Returns `(centroids, assignments)`. An empty cluster takes the point
-    farthest from its centroid, so every centroid keeps at least one point.
-    """
-    points = np.asarray(points, "float64")
-    sq_norms = np.einsum("ij,ij->i", points, points)
-
-    def sq_distances(centroids):
-        cross = points @ centroids.T
-        c_norms = np.einsum("ij,ij->i", centroids, centroids)
-        return np.maximum(sq_norms[:, None] - 2 * cross + c_norms[None], 0.0)
-
-    # k-means++ (Arthur and Vassilvitskii, 2007).
-    centroids = [points[rng.integers(len(points))]]
-    closest = sq_distances(np.stack(centroids))[:, 0]
-    for _ in range(1, k):
-        total = closest.sum()
-        if total > 0:
-            index = rng.choice(len(points), p=closest / total)
-        else:
-            index = rng.integers(len(points))
-        centroids.append(points[index])
-        closest = np.minimum(
-            closest, sq_distances(points[index][None])[:, 0]
-        )
-    centroids = np.stack(centroids)
-    for _ in range(iterations):
-        distances = sq_distances(centroids)
-        assignments = distances.argmin(axis=1)
-        counts = np.bincount(assignments, minlength=k)
-        for j in np.flatnonzero(counts == 0):
-            far = int(distances[np.arange(len(points)), assignments].argmax())
-            assignments[far] = j
-            counts = np.bincount(assignments, minlength=k)
-        sums = np.zeros_like(centroids)
-        np.add.at(sums, assignments, points)
-        new = sums / counts[:, None]
-        if np.allclose(new, centroids):
-            centroids = new
-            break
-        centroids = new
-    assignments = sq_distances(centroids).argmin(axis=1)
-    return centroids, assignments
-
-
 def _get_layer(model, name, cls):
     try:
         layer = model.get_layer(name)
@@ -106,7 +59,7 @@ def pretrain_memory_decoder(
 
     1. k-means with `memory_size` clusters on the targets `y` (flattened);
        the centroids are written into the memory slots with
-       `MemoryLayer.set_memory_from_samples`, so the memory output starts
+       `MemoryLayer.set_memory_from_kmeans`, so the memory output starts
        at the best hard `memory_size`-slot memory, near enough.
     2. The memory layer's selector is trained alone, as a classifier of
        the inputs into the clusters (sparse categorical cross-entropy),
@@ -191,12 +144,11 @@ def pretrain_memory_decoder(
         )
 
     # 1. k-means on the targets; the centroids become the memory slots.
-    rng = np.random.default_rng(seed)
-    flat = y.reshape(len(y), -1)
-    centroids, assignments = _kmeans(flat, k, iterations, rng)
-    kmeans_mse = float(np.mean((flat - centroids[assignments]) ** 2))
-    centroids = centroids.reshape((k,) + y.shape[1:])
-    memory.set_memory_from_samples(centroids)
+    clusters = memory.set_memory_from_kmeans(
+        y, seed=seed, max_iterations=iterations
+    )
+    centroids, assignments = clusters.centroids, clusters.assignments
+    kmeans_mse = float(clusters.mse)
 
     # 2. The selector alone, as a classifier of the clusters.
     features = _features(model, memory.input, x)
