@@ -185,7 +185,9 @@ def memory_report(
     flat_y = y.reshape(len(y), -1)
     outputs = model.predict(x, batch_size=batch_size, verbose=0)
     memory_in = keras.Model(model.inputs, [memory.input, informed.input[0]])
-    memory_x, informed_x = memory_in.predict(x, batch_size=batch_size, verbose=0)
+    memory_x, informed_x = memory_in.predict(
+        x, batch_size=batch_size, verbose=0
+    )
     selection = np.concatenate(
         [
             keras.ops.convert_to_numpy(
@@ -239,8 +241,10 @@ def memory_report(
         report["specialisation_ratio"] = float("nan")
     if image_shape is not None:
         reference = high_frequency_energy(flat_y, image_shape)
-        for key, name in (("noise_ratio", "informed"),
-                          ("memory_noise_ratio", "memory")):
+        for key, name in (
+            ("noise_ratio", "informed"),
+            ("memory_noise_ratio", "memory"),
+        ):
             energy = high_frequency_energy(outputs[name], image_shape)
             report[key] = float(energy / reference) if reference else 0.0
     return report
