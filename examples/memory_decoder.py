@@ -192,11 +192,11 @@ for fix in fixes:
 table(
     "Fixes",
     reports,
-    ["memory_mse", "informed_mse", "slots_used", "perplexity", "mean_max"],
+    ["memory_mse", "informed_mse", "live_slots", "perplexity", "mean_max_selection"],
 )
 for fix in fixes:
     met = all(
-        r["memory_mse"] <= goal_mse and r["slots_used"] >= goal_slots
+        r["memory_mse"] <= goal_mse and r["live_slots"] >= goal_slots
         for r in reports[fix]
     )
     print(f"  {fix:18s} {'meets' if met else 'misses'} the goal")
@@ -266,7 +266,7 @@ table(
     "Partitioning",
     reports,
     [
-        "mutual_information",
+        "normalized_mutual_information",
         "purity",
         "specialisation_ratio",
         "noise_ratio",
@@ -300,7 +300,7 @@ if args.verdicts:
         helps = gain.mean() > 0.02 and np.all(gain > 0)
         print(
             f"    weight {weight}: summed MSE {summary(total)} vs "
-            f"{summary(base)}; mean max {summary([r['mean_max'] for r in runs])}"
+            f"{summary(base)}; mean max {summary([r['mean_max_selection'] for r in runs])}"
             f"; gain {summary(gain)}: {'helps' if helps else 'does not help'}"
         )
     print(
@@ -323,9 +323,9 @@ if args.verdicts:
             f"{ {k: round(v, 4) for k, v in scores.items()} }, picked {lr}"
         )
     table(
-        "(d)", final, ["memory_mse", "informed_mse", "slots_used", "perplexity"]
+        "(d)", final, ["memory_mse", "informed_mse", "live_slots", "perplexity"]
     )
-    slots = {k: np.mean([r["slots_used"] for r in v]) for k, v in final.items()}
+    slots = {k: np.mean([r["live_slots"] for r in v]) for k, v in final.items()}
     total = {
         k: np.mean([r["memory_mse"] + r["informed_mse"] for r in v])
         for k, v in final.items()

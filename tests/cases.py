@@ -254,6 +254,11 @@ NOT_KERAS_OBJECTS = {
         "a numpy analysis function (winners, labels) -> tables; tested in "
         "tests/metrics/test_variant_wins.py"
     ),
+    metrics.selection_report: (
+        "a numpy function of a whole data set's selections (and labels) "
+        "returning a dict; tested against hand-computed values in "
+        "tests/metrics/test_report.py"
+    ),
     metrics.slot_label_mutual_information: (
         "a numpy function of a whole data set's selections and labels, "
         "tested against the entropy identity in tests/metrics/"

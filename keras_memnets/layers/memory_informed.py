@@ -152,14 +152,31 @@ class MemoryInformedLayer(keras.layers.Layer):
         units = string.ascii_uppercase[: len(units_shape(self.units))]
         self._equation = f"{batch}z,{batch}z{units}->{batch}{units}"
 
+    def _check_batch_axes(self, x_shape, selection_shape):
+        """Raises if `x` and `selection` have different known batch axes."""
+        x_shape, selection_shape = tuple(x_shape), tuple(selection_shape)
+        x_batch, selection_batch = x_shape[:-1], selection_shape[:-1]
+        if len(x_batch) == len(selection_batch) and all(
+            a is None or b is None or a == b
+            for a, b in zip(x_batch, selection_batch)
+        ):
+            return
+        raise ValueError(
+            f"{type(self).__name__} '{self.name}': `x` {x_shape} and "
+            f"`selection` {selection_shape} must have the same batch axes "
+            "(one selection row per input row)."
+        )
+
     def call(self, inputs):
         x, selection = inputs
+        self._check_batch_axes(x.shape, selection.shape)
         candidates = self.candidates(x)
         selection = ops.cast(selection, candidates.dtype)
         return ops.einsum(self._equation, selection, candidates)
 
     def compute_output_shape(self, input_shape):
-        x_shape, _ = self._split_shapes(input_shape)
+        x_shape, selection_shape = self._split_shapes(input_shape)
+        self._check_batch_axes(x_shape, selection_shape)
         return x_shape[:-1] + units_shape(self.units)
 
     def get_config(self):

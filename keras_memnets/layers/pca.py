@@ -132,6 +132,11 @@ class PCAReduction(keras.layers.Layer):
                 `tf.data.Dataset` of such batches (or of `(x, y)` pairs).
             batch_size: int. Rows per chunk when `data` is an array.
             steps: optional int. Number of batches to read.
+
+        Raises:
+            ValueError: if the data holds NaN or Inf, has fewer than
+                `units + 1` rows, or has a different number of features than
+                the layer was built for.
         """
         name = type(self).__name__
         count = 0
@@ -156,6 +161,13 @@ class PCAReduction(keras.layers.Layer):
             m = batch.shape[0]
             if m == 0:
                 continue
+            if not np.all(np.isfinite(batch)):
+                row = int(np.flatnonzero(~np.isfinite(batch).all(axis=1))[0])
+                raise ValueError(
+                    f"{name}.adapt: the data holds NaN or Inf values (first "
+                    f"in row {count + row}); clean or impute it before "
+                    "adapting."
+                )
             batch_mean = batch.mean(axis=0)
             centered = batch - batch_mean
             delta = batch_mean - mean
@@ -166,9 +178,13 @@ class PCAReduction(keras.layers.Layer):
             )
             mean += delta * (m / total)
             count = total
-        if count < 2:
+        if count < self.units + 1:
+            # With n samples the centred data spans at most n - 1
+            # directions: more components than that would be arbitrary.
             raise ValueError(
-                f"{name}.adapt: need at least 2 samples, got {count}."
+                f"{name}.adapt: need at least {self.units + 1} samples "
+                f"(units + 1) to estimate {self.units} components, got "
+                f"{count}."
             )
         if not self.built:
             self.build((None, mean.shape[0]))

@@ -3,6 +3,7 @@
 from keras_memnets.metrics.memory_report import high_frequency_energy
 from keras_memnets.metrics.memory_report import kmeans_baseline
 from keras_memnets.metrics.memory_report import memory_report
+from keras_memnets.metrics.report import selection_report
 from keras_memnets.metrics.utilisation import DeadSlots
 from keras_memnets.metrics.utilisation import MeanMaxSelection
 from keras_memnets.metrics.utilisation import SelectionPerplexity
@@ -23,5 +24,6 @@ __all__ = [
     "high_frequency_energy",
     "kmeans_baseline",
     "memory_report",
+    "selection_report",
     "slot_label_mutual_information",
 ]

@@ -5,7 +5,7 @@ import numpy as np
 
 from keras_memnets.layers.memory import MemoryLayer
 from keras_memnets.layers.memory_informed import MemoryInformedLayer
-from keras_memnets.metrics.utilisation import slot_label_mutual_information
+from keras_memnets.metrics.report import selection_report
 from keras_memnets.utils.kmeans import kmeans
 from keras_memnets.utils.validation import positive_int
 
@@ -124,14 +124,10 @@ def memory_report(
     - `"memory_mse"`, `"informed_mse"`: mean squared errors of the two
       outputs (`model.predict` must return a dict with keys `"memory"` and
       `"informed"`);
-    - `"slots_used"`: slots that are the argmax of at least `0.1 /
-      memory_size` of the samples (as `DeadSlots`); `"perplexity"`:
-      `exp(H(mean selection)) / memory_size`; `"mean_max"`: the mean of
-      the largest selection entry;
-    - with `labels`: `"mutual_information"`, the slot-label mutual
-      information over `H(label)` (see `slot_label_mutual_information`),
-      and `"purity"`, the share of samples whose label is the majority
-      label of their slot;
+    - every key of `keras_memnets.metrics.selection_report(selection,
+      labels)` (utilisation; with `labels`, purity and mutual information);
+    - `"live_slots"`: slots that are the argmax of at least `0.1 /
+      memory_size` of the samples (`memory_size` minus `"dead_slots"`);
     - `"specialisation_ratio"`: the candidates' squared error on each
       sample, the chosen candidate (the argmax slot) against the mean of
       the other *used* slots' candidates, as a ratio of the means. 1: the
@@ -152,7 +148,8 @@ def memory_report(
         batch_size: int. Batch size of the predictions.
 
     Returns:
-        A dict of Python floats, keyed as above.
+        A dict of Python numbers (and the arrays of `selection_report`),
+        keyed as above.
 
     Example:
 
@@ -161,10 +158,8 @@ def memory_report(
     >>> report = keras_memnets.metrics.memory_report(
     ...     model, np.zeros((4, 2)), np.full((4, 9), 0.5),
     ...     labels=np.array([0, 0, 1, 1]), image_shape=(3, 3))
-    >>> report["slots_used"]
-    1.0
-    >>> round(report["purity"], 2)
-    0.5
+    >>> report["live_slots"], round(report["purity"], 2)
+    (1, 0.5)
 
     Reference:
         The guide "Memory networks" (`docs/guides/memory_networks.rst`).
@@ -196,31 +191,13 @@ def memory_report(
             for i in range(0, len(memory_x), batch_size)
         ]
     ).astype("float64")
+    report = selection_report(selection, labels)
+    used = np.flatnonzero(report["slot_share"] >= 0.1 / k)
     slots = selection.argmax(axis=-1)
-    share = np.bincount(slots, minlength=k) / len(slots)
-    used = np.flatnonzero(share >= 0.1 / k)
-    mean = selection.mean(axis=0)
-    entropy = -np.sum(mean[mean > 0] * np.log(mean[mean > 0]))
-    report = {
-        "memory_mse": float(
-            np.mean((outputs["memory"].reshape(len(y), -1) - flat_y) ** 2)
-        ),
-        "informed_mse": float(
-            np.mean((outputs["informed"].reshape(len(y), -1) - flat_y) ** 2)
-        ),
-        "slots_used": float(len(used)),
-        "perplexity": float(np.exp(entropy) / k),
-        "mean_max": float(selection.max(axis=-1).mean()),
-    }
-    if labels is not None:
-        labels = np.asarray(labels).reshape(-1)
-        report["mutual_information"] = slot_label_mutual_information(
-            slots, labels, normalized=True
-        )
-        majority = 0
-        for s in np.unique(slots):
-            majority += np.bincount(labels[slots == s]).max()
-        report["purity"] = float(majority / len(labels))
+    report["live_slots"] = len(used)
+    for name in ("memory", "informed"):
+        predicted = outputs[name].reshape(len(y), -1)
+        report[f"{name}_mse"] = float(np.mean((predicted - flat_y) ** 2))
     # Squared error of every candidate on every sample, in batches.
     errors = []
     for i in range(0, len(informed_x), batch_size):

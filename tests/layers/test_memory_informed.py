@@ -92,3 +92,21 @@ def test_unknown_activation_names_layer_and_argument(argument):
         match=f"MemoryInformedLayer: unknown activation 'sigmod' for `{argument}`",
     ):
         MemoryInformedLayer(3, 2, **{argument: "sigmod"})
+
+
+def test_different_batch_sizes_name_the_layer_and_both_shapes():
+    layer = MemoryInformedLayer(4, 3, hidden_units=5, name="informed")
+    x = np.zeros((5, 6), "float32")
+    selection = np.full((4, 3), 1 / 3, "float32")
+    layer([x[:4], selection])  # builds
+    with pytest.raises(
+        ValueError,
+        match=r"MemoryInformedLayer 'informed'.*\(5, 6\).*\(4, 3\).*batch",
+    ):
+        layer([x, selection])
+    # Also for symbolic inputs whose batch sizes are known.
+    with pytest.raises(ValueError, match=r"\(5, 6\).*\(4, 3\)"):
+        layer([keras.Input((6,), batch_size=5), keras.Input((3,), batch_size=4)])
+    # Unknown batch sizes are not refused.
+    out = layer([keras.Input((6,)), keras.Input((3,), batch_size=4)])
+    assert tuple(out.shape)[1:] == (4,)

@@ -108,3 +108,20 @@ def test_bad_rank_and_too_few_samples():
         PCAReduction(1).adapt(np.zeros(5))
     with pytest.raises(ValueError, match="PCAReduction.*at least 2"):
         PCAReduction(1).adapt(np.zeros((1, 5)))
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_data_is_refused(value):
+    data = np.random.default_rng(0).normal(size=(50, 4))
+    data[37, 2] = value
+    layer = PCAReduction(2)
+    with pytest.raises(ValueError, match=r"PCAReduction.*NaN or Inf.*row 37"):
+        layer.adapt(data, batch_size=16)  # found in the third chunk
+    assert not layer.is_adapted
+
+
+def test_fewer_samples_than_units_plus_one_is_refused():
+    data = np.random.default_rng(1).normal(size=(3, 6))
+    with pytest.raises(ValueError, match=r"at least 4 samples \(units \+ 1\)"):
+        PCAReduction(3).adapt(data)
+    PCAReduction(2).adapt(data)  # 3 samples span 2 directions: fine
