@@ -35,11 +35,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--epochs", type=int, default=4)
 parser.add_argument("--seeds", type=int, default=3)
 parser.add_argument("--hidden-units", type=int, default=64)
-parser.add_argument(
-    "--verdicts",
-    action="store_true",
-    help="also run verdicts (c) and (d), about 3x longer",
-)
+parser.add_argument("--verdicts", action="store_true", help="(c) and (d)")
 parser.add_argument("--quick", action="store_true")
 parser.add_argument("--out", default="examples_out/memory_decoder")
 args = parser.parse_args()
@@ -253,28 +249,24 @@ def verdict(claim, values, limit, below):
     )
 
 
+CHECKS = [  # (claim, key, threshold, the claim holds below the threshold)
+    ("live slots", "live_slots", goal_slots, False),
+    ("partitioned (MI / H(label))", "normalized_mutual_information", 0.3, 0),
+    ("candidates specialise (ratio)", "specialisation_ratio", 0.8, True),
+    ("informed noise-free (ratio)", "noise_ratio", 1.0, True),
+]
+print(
+    "\n(b) thresholds, in every seed: "
+    + "; ".join(
+        f"{c} {'<=' if below else '>='} {t:g}" for c, _, t, below in CHECKS
+    )
+)
 keys = "normalized_mutual_information purity specialisation_ratio noise_ratio"
 table("Partitioning", reports, keys.split())
-print("\n(b) verdicts (thresholds first)")
 for fix in ("none", "samples", best):
     print(f"  {fix}:")
-    r = reports[fix]
-    verdict("used slots", [x["live_slots"] for x in r], goal_slots, False)
-    verdict(
-        "partitioned (MI / H(label))",
-        [x["normalized_mutual_information"] for x in r],
-        0.3,
-        False,
-    )
-    verdict(
-        "candidates specialise (ratio)",
-        [x["specialisation_ratio"] for x in r],
-        0.8,
-        True,
-    )
-    verdict(
-        "informed noise-free (ratio)", [x["noise_ratio"] for x in r], 1.0, True
-    )
+    for claim, key, limit, below in CHECKS:
+        verdict(claim, [r[key] for r in reports[fix]], limit, below)
 results = {
     "goal_mse": goal_mse,
     "anchor": anchor["test_mse"],
@@ -311,7 +303,7 @@ if args.verdicts:
         "seed; worse minima if its summed test MSE >= 1.1 x Adam's"
     )
     final = {}
-    for name in ("adam", "signsgd"):
+    for name in ("signsgd", "adam"):
         scores, tuned = {}, {}
         for lr in (1e-4, 1e-3, 1e-2):
             tuned[lr], h = train("none", 0, name, lr)
@@ -329,15 +321,8 @@ if args.verdicts:
         [r["memory_mse"] + r["informed_mse"] for r in final[k]]
         for k in ("adam", "signsgd")
     )
-    verdict(
-        "SignSGD - Adam live slots",
-        [
-            a["live_slots"] - b["live_slots"]
-            for a, b in zip(final["signsgd"], final["adam"])
-        ],
-        1,
-        False,
-    )
+    more = [s["live_slots"] - a["live_slots"] for s, a in zip(*final.values())]
+    verdict("SignSGD - Adam live slots", more, 1, False)
     verdict("SignSGD / Adam summed MSE", np.divide(sign, adam), 1.1, False)
     results["optimizers"] = final
 
