@@ -4,18 +4,14 @@ and five ways to keep the slots in use, measured over seeds.
 
 ## Introduction
 
-A research note decodes MNIST digits from 6 PCA features with two parts: a
-*memory* (a softmax selection `F` over 10 learned images, the slots) and a
-*memory-informed* subnet (one candidate image per slot, mixed by the same
-`F`). Trained as built, with Adam, the selection collapses onto one slot:
-nine slots die and the memory output is one grey blob. The guide
-`docs/guides/memory_networks.rst` measures why: the ten slots start as the
-same grey image, so every slot gets the same gradient and nothing tells
-them apart; the first slot to lead wins everywhere, the softmax saturates
-and the other slots stop learning.
-
-Below: the collapsed model next to five fixes, over seeds, and the note's
-observations tested where the memory is used.
+A research note decodes MNIST digits from 6 PCA features with a *memory*
+(a softmax selection `F` over 10 learned images, the slots) and a
+*memory-informed* subnet (one candidate image per slot, mixed by `F`).
+Trained as built, with Adam, the selection collapses onto one slot and the
+memory output is one grey blob: the slots start as the same grey image, so
+nothing tells them apart (the guide `docs/guides/memory_networks.rst`
+measures why). Here: the collapse next to five fixes, over seeds, and the
+note's observations tested where the memory is used.
 
     python examples/memory_decoder.py             # about 5 minutes
     python examples/memory_decoder.py --quick     # CI
@@ -63,9 +59,8 @@ f_train, f_val, f_test = (
 )
 
 """
-Two anchors: the mean training image, and k-means with 10 centroids, the
-best a hard 10-slot memory can do, near enough. The goal for a fix, stated
-before any number: memory test MSE <= 1.1 x k-means, >= 8 slots used.
+Anchors: the mean image, and k-means with 10 centroids (the best hard
+10-slot memory, near enough). The goal, stated before any number.
 """
 
 anchor = keras_memnets.metrics.kmeans_baseline(x_train, 10, x_test, seed=0)
