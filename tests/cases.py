@@ -56,6 +56,15 @@ def _restart_model(callback, x, rng):
     return model, x, {"memory": y, "informed": y}
 
 
+def _monitor_model(callback, x, rng):
+    """A small memory_decoder whose selection the monitor reports on."""
+    model = models.memory_decoder(6, 5, memory_size=3, hidden_units=8)
+    y = rng.random((len(x), 5)).astype("float32")
+    callback.set_data(x, labels=np.arange(len(x)) % 2)
+    model.compile(optimizer="adam", loss={"memory": "mse", "informed": "mse"})
+    return model, x, {"memory": y, "informed": y}
+
+
 CASES = [
     # --- issue 4: SignSGD ---
     Case(SignSGD, "optimizer", dict(learning_rate=0.01), id="sign"),
@@ -239,6 +248,12 @@ CASES = [
         "callback",
         dict(threshold=0.3, seed=0),
         build=_restart_model,
+    ),
+    Case(
+        callbacks.SelectionMonitor,
+        "callback",
+        dict(prefix="memory_", keys=["slots_used", "purity"]),
+        build=_monitor_model,
     ),
 ]
 

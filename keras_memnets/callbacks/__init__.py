@@ -2,5 +2,6 @@
 
 from keras_memnets.callbacks.log_std_schedule import LogStdSchedule
 from keras_memnets.callbacks.restart_dead_slots import RestartDeadSlots
+from keras_memnets.callbacks.selection_monitor import SelectionMonitor
 
-__all__ = ["LogStdSchedule", "RestartDeadSlots"]
+__all__ = ["LogStdSchedule", "RestartDeadSlots", "SelectionMonitor"]

@@ -1,12 +1,12 @@
 """RestartDeadSlots: revive unused memory slots, as VQ codebooks do."""
 
-import math
-
 import keras
 import numpy as np
 
 from keras_memnets.api_export import register
 from keras_memnets.layers.memory import MemoryLayer
+from keras_memnets.utils.validation import number_in_range
+from keras_memnets.utils.validation import positive_int
 
 
 @register
@@ -23,7 +23,7 @@ class RestartDeadSlots(keras.callbacks.Callback):
     in k-means:
 
     - its memory row is written from the target of a random sample that the
-      busiest slot currently wins (`MemoryLayer.set_memory_from_samples`);
+      busiest slot currently wins;
     - its selector logit (kernel column and bias of the selection
       approximator's last `Dense`) becomes a copy of the busiest slot's, both
       lowered by `log 2` so that the pair shares the busiest slot's
@@ -33,6 +33,9 @@ class RestartDeadSlots(keras.callbacks.Callback):
       logit margin of `split`, and the busiest slot's samples divide about
       evenly, those resembling the chosen sample going to the new slot.
 
+    The surgery itself is `keras_memnets.layers.MemoryLayer.reset_slots`,
+    which can also be called directly.
+
     It does nothing unless added to `fit(callbacks=[...])`.
 
     Args:
@@ -40,7 +43,8 @@ class RestartDeadSlots(keras.callbacks.Callback):
             (`keras_memnets.models.memory_decoder` names it
             `"memory_layer"`).
         threshold: optional float. Argmax share below which a slot is dead;
-            `None` uses `0.1 / memory_size`, as `keras_memnets.metrics.DeadSlots`.
+            `None` uses `0.1 / memory_size`, as
+            `keras_memnets.metrics.DeadSlots`.
         frequency: int. Check every this many epochs.
         num_samples: int. Rows of the data used per check.
         split: float. Logit margin by which the chosen sample prefers the
@@ -78,21 +82,15 @@ class RestartDeadSlots(keras.callbacks.Callback):
         verbose=0,
     ):
         super().__init__()
-        if isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1:
-            raise ValueError(
-                f"RestartDeadSlots: `frequency` must be a positive int, got {frequency!r}."
-            )
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(
-                "RestartDeadSlots: `num_samples` must be a positive int, got "
-                f"{num_samples!r}."
-            )
-        if threshold is not None and not 0.0 <= threshold <= 1.0:
-            raise ValueError(
-                f"RestartDeadSlots: `threshold` must lie in [0, 1], got {threshold}."
-            )
-        if split < 0:
-            raise ValueError(f"RestartDeadSlots: `split` must be >= 0, got {split}.")
+        name = type(self).__name__
+        frequency = positive_int(frequency, "frequency", name)
+        num_samples = positive_int(num_samples, "num_samples", name)
+        if threshold is not None:
+            threshold = number_in_range(threshold, "threshold", name, 0.0, 1.0)
+        split = number_in_range(split, "split", name, low=0.0)
+        epsilon = number_in_range(
+            epsilon, "epsilon", name, low=0.0, low_inclusive=False
+        )
         self.layer_name = layer_name
         self.threshold = threshold
         self.frequency = frequency
@@ -108,7 +106,7 @@ class RestartDeadSlots(keras.callbacks.Callback):
         self.restarts = []
 
     def set_data(self, x, targets):
-        """Gives the data that selections are computed on and slots written from.
+        """Gives the data to compute selections on and write slots from.
 
         Args:
             x: array `(n, ...)`: model inputs.
@@ -122,7 +120,8 @@ class RestartDeadSlots(keras.callbacks.Callback):
         if len(x) != len(targets) or len(x) == 0:
             raise ValueError(
                 "RestartDeadSlots.set_data: `x` and `targets` must have the "
-                f"same, non-zero number of rows, got {len(x)} and {len(targets)}."
+                f"same, non-zero number of rows, got {len(x)} and "
+                f"{len(targets)}."
             )
         self._x, self._targets = x, targets
         return self
@@ -145,7 +144,8 @@ class RestartDeadSlots(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self._x is None:
             raise ValueError(
-                "RestartDeadSlots: no data; call `callback.set_data(x, targets)` "
+                "RestartDeadSlots: no data; call "
+                "`callback.set_data(x, targets)` "
                 "before `fit`."
             )
         layer = self._memory_layer()
@@ -157,6 +157,9 @@ class RestartDeadSlots(keras.callbacks.Callback):
 
     def restart(self, epoch=None):
         """Checks the slots once and restarts the dead ones.
+
+        Computes the selection on up to `num_samples` rows of the data, and
+        passes the dead slots to `MemoryLayer.reset_slots`.
 
         Args:
             epoch: optional int, recorded with each restart.
@@ -170,72 +173,42 @@ class RestartDeadSlots(keras.callbacks.Callback):
         x = self._x[rows]
         if self._features is not None:
             x = self._features.predict(x, verbose=0)
-        hidden = []
-        selection = []
-        for i in range(0, len(x), 512):
-            h = layer.selector.hidden(x[i : i + 512])
-            hidden.append(keras.ops.convert_to_numpy(h))
-            selection.append(
-                keras.ops.convert_to_numpy(layer.selector.output_dense(h))
-            )
-        hidden = np.concatenate(hidden).astype("float64")
-        winners = np.concatenate(selection).argmax(axis=-1)
-        counts = np.bincount(winners, minlength=layer.memory_size).astype("float64")
+        winners = np.concatenate(
+            [
+                keras.ops.convert_to_numpy(
+                    layer.compute_selection(x[i : i + 512])
+                ).argmax(axis=-1)
+                for i in range(0, len(x), 512)
+            ]
+        )
+        counts = np.bincount(winners, minlength=layer.memory_size)
         threshold = (
-            0.1 / layer.memory_size if self.threshold is None else self.threshold
+            0.1 / layer.memory_size
+            if self.threshold is None
+            else self.threshold
         )
         dead = np.flatnonzero(counts / counts.sum() < threshold)
         if len(dead) == 0:
             return []
-        dense = layer.selector.output_dense
-        kernel = np.array(keras.ops.convert_to_numpy(dense.kernel), "float64")
-        bias = (
-            np.array(keras.ops.convert_to_numpy(dense.bias), "float64")
-            if dense.use_bias
-            else None
+        records = layer.reset_slots(
+            dead,
+            x,
+            targets=self._targets[rows],
+            split=self.split,
+            epsilon=self.epsilon,
+            seed=self._rng,
         )
-        restarted = []
-        for slot in dead:
-            busiest = int(np.argmax(counts))
-            members = np.flatnonzero(winners == busiest)
-            if len(members) < 2:
-                break  # nothing left to split
-            chosen = int(self._rng.choice(members))
-            sample = int(rows[chosen])
-            layer.set_memory_from_samples(
-                self._targets[sample : sample + 1], slots=[slot], epsilon=self.epsilon
+        for record in records:
+            sample = int(rows[record["row"]])
+            self.restarts.append(
+                {"epoch": epoch, "slot": record["slot"], "from": record["from"]}
             )
-            # Logit difference (new - busiest) for a sample with hidden
-            # activation h: direction . (h - mean), = split for the chosen one.
-            mean = hidden[members].mean(axis=0)
-            offset = hidden[chosen] - mean
-            norm2 = float(offset @ offset)
-            direction = self.split * offset / norm2 if norm2 > 0 else 0.0 * offset
-            if bias is None:
-                mean = 0.0 * mean  # no bias to centre the split with
-            kernel[:, slot] = kernel[:, busiest] + direction / 2
-            kernel[:, busiest] -= direction / 2
-            if bias is not None:
-                shared = bias[busiest] - math.log(2.0)
-                bias[slot] = shared - direction @ mean / 2
-                bias[busiest] = shared + direction @ mean / 2
-            # Book-keeping for the next dead slot: the pair now shares the
-            # busiest slot's samples.
-            moved = members[(hidden[members] - mean) @ direction > 0]
-            winners[moved] = slot
-            counts[slot] = len(moved)
-            counts[busiest] -= len(moved)
-            restarted.append(int(slot))
-            self.restarts.append({"epoch": epoch, "slot": int(slot), "from": busiest})
             if self.verbose:
                 print(
-                    f"RestartDeadSlots: epoch {epoch}: slot {slot} restarted "
-                    f"from slot {busiest} and sample {sample}."
+                    f"RestartDeadSlots: epoch {epoch}: slot {record['slot']} "
+                    f"restarted from slot {record['from']} and sample {sample}."
                 )
-        dense.kernel.assign(kernel.astype(dense.kernel.dtype))
-        if bias is not None:
-            dense.bias.assign(bias.astype(dense.bias.dtype))
-        return restarted
+        return [record["slot"] for record in records]
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.frequency == 0:

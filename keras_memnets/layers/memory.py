@@ -14,7 +14,9 @@ from keras_memnets.utils.shapes import check_min_rank
 from keras_memnets.utils.shapes import reshape_last_axis
 from keras_memnets.utils.shapes import standardize_units
 from keras_memnets.utils.shapes import units_shape
+from keras_memnets.utils.slots import split_slots
 from keras_memnets.utils.validation import get_activation
+from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
 
 
@@ -415,6 +417,135 @@ class MemoryLayer(keras.layers.Layer):
         )
         self.set_memory_from_samples(result.centroids, epsilon=epsilon)
         return result
+
+    def reset_slots(
+        self,
+        slots,
+        inputs,
+        targets=None,
+        split=1.0,
+        epsilon=1e-3,
+        seed=None,
+        batch_size=512,
+    ):
+        """Restarts slots: each takes over half of the busiest slot.
+
+        Slot surgery, as vector-quantisation codebooks restart unused codes
+        (see `keras_memnets.callbacks.RestartDeadSlots`, which calls this for
+        the slots it finds dead). On `inputs`, the slot that wins most rows
+        (argmax of the selection) is split in two, once per slot in `slots`:
+
+        - the slot's selector logit (kernel column and bias of the selector's
+          last `Dense`) becomes a copy of the busiest slot's, both lowered by
+          `log 2` so that the pair shares the busiest slot's probability,
+          then pulled apart so that a randomly chosen row of the busiest
+          slot prefers the restarted slot by a logit margin of `split` and
+          the busiest slot's rows divide about evenly (the numpy function
+          `keras_memnets.utils.slots.split_slots`);
+        - if `targets` are given, the slot's memory row is written from the
+          chosen row's target (`set_memory_from_samples`), so the restarted
+          slot outputs a sample of the data it now wins.
+
+        Args:
+            slots: sequence of slot indices to restart.
+            inputs: array `(n, features)`: inputs of this layer (not of the
+                model, if other layers come first).
+            targets: optional array `(n, *units)` of targets for the memory
+                output, row-aligned with `inputs`, in the range of
+                `memory_activation`.
+            split: float >= 0. Logit margin of the chosen row.
+            epsilon: float. Clipping margin of the activation's inverse.
+            seed: optional int or `numpy.random.Generator`: chooses the rows.
+            batch_size: int. Rows per forward pass of the selector.
+
+        Returns:
+            A list with one dict per restarted slot: `"slot"`, `"from"` (the
+            busiest slot it split) and `"row"` (the index in `inputs` of the
+            chosen row). Slots are skipped once no slot wins 2 rows.
+
+        Example:
+
+        >>> layer = keras_memnets.layers.MemoryLayer(
+        ...     3, memory_size=3, hidden_units=4, kernel_initializer="zeros")
+        >>> x = np.random.default_rng(0).normal(size=(20, 5))
+        >>> _ = layer(x)  # equal logits: every row selects slot 0
+        >>> records = layer.reset_slots(
+        ...     [1, 2], x, targets=np.full((20, 3), 0.5), seed=0)
+        >>> [(r["slot"], r["from"]) for r in records]
+        [(1, 0), (2, 0)]
+        """
+        name = type(self).__name__
+        owner = f"{name}.reset_slots"
+        if not self.built:
+            raise ValueError(
+                f"{name} '{self.name}': build the layer (call it once) before "
+                "`reset_slots`."
+            )
+        slots = np.asarray(slots, dtype="int64").reshape(-1)
+        if len(np.unique(slots)) != len(slots) or (
+            len(slots) and (slots.min() < 0 or slots.max() >= self.memory_size)
+        ):
+            raise ValueError(
+                f"{owner}: `slots` must be distinct indices in "
+                f"[0, {self.memory_size}), got {slots.tolist()}."
+            )
+        split = number_in_range(split, "split", owner, low=0.0)
+        batch_size = positive_int(batch_size, "batch_size", owner)
+        inputs = np.asarray(keras.ops.convert_to_numpy(inputs))
+        if inputs.ndim != 2 or len(inputs) == 0:
+            raise ValueError(
+                f"{owner}: `inputs` must have shape (n, features) with n >= 1, "
+                f"got {inputs.shape}."
+            )
+        if targets is not None:
+            targets = np.asarray(keras.ops.convert_to_numpy(targets), "float64")
+            if len(targets) != len(inputs):
+                raise ValueError(
+                    f"{owner}: `inputs` and `targets` must have the same "
+                    f"number of rows, got {len(inputs)} and {len(targets)}."
+                )
+            expected = units_shape(self.units)
+            if targets.shape[1:] != expected:
+                raise ValueError(
+                    f"{owner}: `targets` must have shape "
+                    f"(n, {', '.join(map(str, expected))}), got "
+                    f"{targets.shape}."
+                )
+            # Checked before any weight changes.
+            activation_name = _invertible_activation(
+                self.memory_activation, owner
+            )
+            _check_target_range(targets, activation_name, owner)
+        dense = self.selector.output_dense
+        hidden, winners = [], []
+        for start in range(0, len(inputs), batch_size):
+            h = self.selector.hidden(inputs[start : start + batch_size])
+            logits = dense(h)
+            h = keras.ops.convert_to_numpy(h)
+            logits = keras.ops.convert_to_numpy(logits)
+            hidden.append(h)
+            winners.append(logits.argmax(-1))
+        kernel, bias, records = split_slots(
+            keras.ops.convert_to_numpy(dense.kernel),
+            keras.ops.convert_to_numpy(dense.bias) if dense.use_bias else None,
+            np.concatenate(hidden),
+            np.concatenate(winners),
+            slots,
+            split=split,
+            rng=seed,
+        )
+        if not records:
+            return []
+        dense.kernel.assign(kernel.astype(dense.kernel.dtype))
+        if bias is not None:
+            dense.bias.assign(bias.astype(dense.bias.dtype))
+        if targets is not None:
+            self.set_memory_from_samples(
+                targets[[r["row"] for r in records]],
+                slots=[r["slot"] for r in records],
+                epsilon=epsilon,
+            )
+        return records
 
     def get_config(self):
         config = super().get_config()

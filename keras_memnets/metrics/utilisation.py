@@ -3,10 +3,19 @@
 All metrics here take the selection `(batch, ..., memory_size)` as `y_pred`
 and ignore `y_true`, so they can be attached to the selection output of a
 model in `compile` (for example `metrics={"selection": [...]}` on
-`keras_memnets.models.memory_decoder(..., return_selection=True)`). They
-accumulate over an epoch and are reset by Keras between epochs.
+`keras_memnets.models.memory_decoder(..., return_selection=True)`). Keras
+needs a target for every output that has metrics: pass `None` for it
+(`{"memory": y, "informed": y, "selection": None}`); the logs then read
+`selection_perplexity`, `selection_dead_slots`, ... They accumulate over an
+epoch and are reset by Keras between epochs. Without a selection output,
+`keras_memnets.callbacks.SelectionMonitor` logs the same statistics.
+
+Rows that are not probability distributions (raw logits) give one
+`UserWarning` per metric.
 """
 
+
+import warnings
 
 import keras
 import numpy as np
@@ -15,10 +24,56 @@ from keras import ops
 from keras_memnets.api_export import register
 from keras_memnets.utils.validation import positive_int
 
+# Tolerance on `sum(row) == 1` and `row >= 0` (loose enough for float16
+# softmax outputs).
+_TOLERANCE = 1e-2
 
 
+class _DistributionCheck:
+    """Counts selection rows that are not distributions; warns once.
 
-class _SelectionMetric(keras.metrics.Metric):
+    Inside a traced training step the count is symbolic, so the warning comes
+    at the first eager read: an eager `update_state` or `result()` call, or
+    the `result()` that `fit` and `evaluate` call at the end of an epoch.
+    """
+
+    def _add_check_variable(self):
+        self.non_distribution_rows = self.add_variable(
+            shape=(), initializer="zeros", name="non_distribution_rows"
+        )
+        self._warned = False
+
+    def _check_rows(self, rows):
+        bad = ops.logical_or(
+            ops.any(rows < -_TOLERANCE, axis=-1),
+            ops.abs(ops.sum(rows, axis=-1) - 1.0) > _TOLERANCE,
+        )
+        self.non_distribution_rows.assign_add(
+            ops.sum(ops.cast(bad, self.dtype))
+        )
+        self._warn_once()
+
+    def _warn_once(self):
+        if self._warned:
+            return
+        try:
+            bad = float(ops.convert_to_numpy(self.non_distribution_rows))
+        except Exception:
+            # A symbolic value (TensorFlow graph, JAX trace) cannot be read
+            # here; the eager `result()` at the end of the epoch reads it.
+            return
+        if bad > 0:
+            self._warned = True
+            warnings.warn(
+                f"{type(self).__name__} '{self.name}': {bad:.0f} selection "
+                "rows are not probability distributions (negative entries "
+                "or sums away from 1; raw logits?); the metric assumes "
+                "softmax outputs. Warned once per metric.",
+                stacklevel=3,
+            )
+
+
+class _SelectionMetric(_DistributionCheck, keras.metrics.Metric):
     """Accumulates the summed selection and the argmax counts per slot."""
 
     def __init__(self, memory_size, name=None, dtype=None):
@@ -32,6 +87,7 @@ class _SelectionMetric(keras.metrics.Metric):
             shape=(memory_size,), initializer="zeros", name="argmax_counts"
         )
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+        self._add_check_variable()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.convert_to_tensor(y_pred)
@@ -42,6 +98,7 @@ class _SelectionMetric(keras.metrics.Metric):
                 f"got shape {tuple(y_pred.shape)}."
             )
         selection = ops.reshape(ops.cast(y_pred, self.dtype), (-1, self.memory_size))
+        self._check_rows(selection)
         one_hot = ops.one_hot(
             ops.argmax(selection, axis=-1), self.memory_size, dtype=self.dtype
         )
@@ -99,11 +156,12 @@ class SelectionPerplexity(_SelectionMetric):
         (memory usage and KL statistics).
     """
 
-    def __init__(self, memory_size, normalize=True, name="selection_perplexity", dtype=None):
+    def __init__(self, memory_size, normalize=True, name="perplexity", dtype=None):
         super().__init__(memory_size, name=name, dtype=dtype)
         self.normalize = bool(normalize)
 
     def result(self):
+        self._warn_once()
         p = ops.divide_no_nan(self.selection_sum, ops.sum(self.selection_sum))
         entropy = -ops.sum(ops.where(p > 0, p * ops.log(ops.maximum(p, 1e-30)), 0.0))
         perplexity = ops.exp(entropy)
@@ -159,6 +217,7 @@ class DeadSlots(_SelectionMetric):
         return 0.1 / self.memory_size if self.threshold is None else self.threshold
 
     def result(self):
+        self._warn_once()
         dead = ops.sum(ops.cast(self._argmax_share() < self.effective_threshold, self.dtype))
         return ops.where(self.count > 0, dead, 0.0)
 
@@ -196,6 +255,7 @@ class SlotsForMass(_SelectionMetric):
         self.mass = float(mass)
 
     def result(self):
+        self._warn_once()
         share = ops.flip(ops.sort(self._argmax_share()), axis=0)
         covered = ops.cumsum(share)
         # Slots needed = 1 + number of prefixes that still fall short. A small
@@ -208,7 +268,7 @@ class SlotsForMass(_SelectionMetric):
 
 
 @register
-class MeanMaxSelection(keras.metrics.Metric):
+class MeanMaxSelection(_DistributionCheck, keras.metrics.Metric):
     """Mean over samples of the largest selection entry (sharpness).
 
     1 when every selection is a unit vector, `1 / memory_size` when every
@@ -227,13 +287,15 @@ class MeanMaxSelection(keras.metrics.Metric):
     0.75
     """
 
-    def __init__(self, name="mean_max_selection", dtype=None):
+    def __init__(self, name="mean_max", dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+        self._add_check_variable()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.cast(ops.convert_to_tensor(y_pred), self.dtype)
+        self._check_rows(ops.reshape(y_pred, (-1, ops.shape(y_pred)[-1])))
         values = ops.reshape(ops.max(y_pred, axis=-1), (-1,))
         if sample_weight is None:
             weights = ops.ones_like(values)
@@ -248,6 +310,7 @@ class MeanMaxSelection(keras.metrics.Metric):
         self.count.assign_add(ops.sum(weights))
 
     def result(self):
+        self._warn_once()
         return ops.divide_no_nan(self.total, self.count)
 
 

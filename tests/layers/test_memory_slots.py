@@ -129,3 +129,72 @@ def test_boundary_values_and_any_value_for_linear_are_accepted():
     linear.build((None, 2))
     linear.set_memory_from_samples(np.array([[-300.0, 255.0]]))
     np.testing.assert_allclose(_np(linear.memory)[0], [-300.0, 255.0])
+
+
+def _collapsed_layer():
+    """A MemoryLayer whose selector gives slot 0 every row."""
+    layer = MemoryLayer(3, memory_size=4, hidden_units=6)
+    layer.build((None, 5))
+    bias = np.array([6.0, -6.0, -6.0, -6.0])
+    layer.selector.output_dense.bias.assign(bias)
+    return layer
+
+
+def test_reset_slots_splits_the_busiest_slot_and_writes_targets():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 5)).astype("float32")
+    targets = rng.random((100, 3))
+    layer = _collapsed_layer()
+    before = _np(layer.compute_selection(x))
+    assert (before.argmax(-1) == 0).all()
+    memory_before = _np(layer.memory).copy()
+    records = layer.reset_slots([1, 3], x, targets=targets, split=4.0, seed=0)
+    assert [r["slot"] for r in records] == [1, 3]
+    assert records[0]["from"] == 0
+    after = _np(layer.compute_selection(x))
+    winners = after.argmax(-1)
+    assert (winners == 1).any() and (winners == 3).any()
+    assert not (winners == 2).any()
+    # The restarted slots output the chosen rows' targets; the others keep
+    # their memory.
+    memory = _sigmoid(_np(layer.memory))
+    for r in records:
+        np.testing.assert_allclose(
+            memory[r["slot"]], targets[r["row"]], rtol=1e-4, atol=1e-6
+        )
+    np.testing.assert_array_equal(
+        _np(layer.memory)[[0, 2]], memory_before[[0, 2]]
+    )
+    # The last split's chosen row prefers its new slot by the split margin
+    # (an earlier split's source may have been split again since).
+    dense = layer.selector.output_dense
+    h = _np(layer.selector.hidden(x))
+    logits = h @ _np(dense.kernel) + _np(dense.bias)
+    last = records[-1]
+    margin = (
+        logits[last["row"], last["slot"]] - logits[last["row"], last["from"]]
+    )
+    assert margin == pytest.approx(4.0, rel=1e-4)
+
+
+def test_reset_slots_errors_change_nothing():
+    layer = _collapsed_layer()
+    x = np.zeros((10, 5), "float32")
+    kernel = _np(layer.selector.output_dense.kernel).copy()
+    with pytest.raises(ValueError, match="reset_slots.*distinct indices"):
+        layer.reset_slots([1, 1], x)
+    with pytest.raises(ValueError, match=r"reset_slots.*\[0, 4\)"):
+        layer.reset_slots([4], x)
+    with pytest.raises(ValueError, match="reset_slots.*same number of rows"):
+        layer.reset_slots([1], x, targets=np.zeros((9, 3)))
+    with pytest.raises(ValueError, match=r"reset_slots.*divide them by 255"):
+        layer.reset_slots([1], x, targets=np.full((10, 3), 255.0))
+    with pytest.raises(ValueError, match=r"reset_slots.*\(n, features\)"):
+        layer.reset_slots([1], np.zeros((2, 3, 5)))
+    with pytest.raises(ValueError, match="reset_slots.*split"):
+        layer.reset_slots([1], x, split=-1.0)
+    np.testing.assert_array_equal(
+        _np(layer.selector.output_dense.kernel), kernel
+    )
+    with pytest.raises(ValueError, match="build the layer"):
+        MemoryLayer(3, memory_size=2, hidden_units=4).reset_slots([1], x)

@@ -160,3 +160,61 @@ def test_mutual_information_bad_inputs():
         metrics.slot_label_mutual_information(np.zeros((3, 2)), np.zeros(4))
     with pytest.raises(TypeError, match="slot_label_mutual_information.*integer"):
         metrics.slot_label_mutual_information(np.zeros(3), np.zeros(3))
+
+
+def _our_warnings(record):
+    return [w for w in record if "not probability distributions" in str(w.message)]
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        lambda: metrics.SelectionPerplexity(3),
+        lambda: metrics.DeadSlots(3),
+        lambda: metrics.SlotsForMass(3),
+        lambda: metrics.MeanMaxSelection(),
+    ],
+)
+def test_logits_warn_once_eagerly(metric):
+    import warnings
+
+    m = metric()
+    logits = np.array([[2.0, -1.0, 0.5], [0.3, 0.2, 0.5]], "float32")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        m.update_state(None, np.array([[0.2, 0.3, 0.5]], "float32"))
+        m.result()
+        assert not _our_warnings(record)
+        for _ in range(3):
+            m.update_state(None, logits)
+            m.result()
+    found = _our_warnings(record)
+    assert len(found) == 1
+    assert type(m).__name__ in str(found[0].message)
+    assert "1 selection rows" in str(found[0].message)
+
+
+def test_logits_warn_once_in_fit():
+    import warnings
+
+    inputs = keras.Input((3,))
+    logits = keras.layers.Dense(4, name="selection")(inputs)  # no softmax
+    output = keras.layers.Dense(2, name="output")(inputs)
+    model = keras.Model(inputs, {"output": output, "selection": logits})
+    model.compile(
+        optimizer="adam",
+        loss={"output": "mse"},
+        metrics={"selection": [metrics.SelectionPerplexity(4)]},
+    )
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        history = model.fit(
+            x,
+            {"output": np.zeros((64, 2)), "selection": None},
+            batch_size=16,
+            epochs=3,
+            verbose=0,
+        )
+    assert len(_our_warnings(record)) == 1
+    assert "selection_perplexity" in history.history
