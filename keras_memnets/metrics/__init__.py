@@ -1,5 +1,8 @@
 """Public metrics of keras_memnets."""
 
+from keras_memnets.metrics.memory_report import high_frequency_energy
+from keras_memnets.metrics.memory_report import kmeans_baseline
+from keras_memnets.metrics.memory_report import memory_report
 from keras_memnets.metrics.report import selection_report
 from keras_memnets.metrics.utilisation import DeadSlots
 from keras_memnets.metrics.utilisation import MeanMaxSelection
@@ -18,6 +21,9 @@ __all__ = [
     "VariantWins",
     "best_variant",
     "class_winner_distribution",
+    "high_frequency_energy",
+    "kmeans_baseline",
+    "memory_report",
     "selection_report",
     "slot_label_mutual_information",
 ]
