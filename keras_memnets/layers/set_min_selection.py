@@ -11,9 +11,8 @@ from keras_memnets.losses._variants import resolve_base_loss
 from keras_memnets.losses._variants import serialize_base_loss
 from keras_memnets.losses._variants import set_min_per_sample
 from keras_memnets.losses._variants import variant_losses
-from keras_memnets.utils.validation import float_in_range
-from keras_memnets.utils.validation import non_negative_float
-from keras_memnets.utils.validation import optional_int
+from keras_memnets.utils.validation import non_negative_int
+from keras_memnets.utils.validation import number_in_range
 
 
 @register
@@ -79,8 +78,7 @@ class SetMinSelection(keras.layers.Layer):
     >>> model.compile("adam", loss=None)
     >>> tuple(model.output_shape)
     (None, 3, 4)
-    >>> float(selection.log_std.numpy() if hasattr(selection.log_std,
-    ...     "numpy") else keras.ops.convert_to_numpy(selection.log_std))
+    >>> float(keras.ops.convert_to_numpy(selection.log_std))
     1.0
 
     Reference:
@@ -101,14 +99,21 @@ class SetMinSelection(keras.layers.Layer):
         super().__init__(**kwargs)
         self._base_loss_fn = resolve_base_loss(base_loss, "SetMinSelection")
         self.base_loss = base_loss
-        self.initial_log_std = non_negative_float(
-            log_std, "log_std", "SetMinSelection"
+        self.initial_log_std = number_in_range(
+            log_std,
+            "log_std",
+            "SetMinSelection",
+            low=0.0,
+            high=float("inf"),
+            high_inclusive=False,
         )
-        self.relaxation = float_in_range(
-            relaxation, "relaxation", "SetMinSelection", 0.0, 1.0
+        self.relaxation = number_in_range(
+            relaxation, "relaxation", "SetMinSelection", low=0.0, high=1.0
         )
         self.noise_space = check_noise_space(noise_space, "SetMinSelection")
-        self.seed = optional_int(seed, "seed", "SetMinSelection")
+        self.seed = (
+            None if seed is None else non_negative_int(seed, "seed", "SetMinSelection")
+        )
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def _shapes(self, input_shape):

@@ -6,6 +6,10 @@ import keras
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.shapes import standardize_units
+from keras_memnets.utils.shapes import units_shape
+from keras_memnets.utils.validation import get_activation
+from keras_memnets.utils.validation import positive_int
 
 
 def _per_head_initializer(initializer, num_heads):
@@ -56,11 +60,12 @@ class VariantHeads(keras.layers.Layer):
     K); a random initializer with seed `s` draws head k with seed `s + k`.
 
     Args:
-        num_variants: int. Number of heads K, `>= 1`.
         units: int or tuple of ints. Per-head output shape; a tuple gives
             outputs of shape `(batch, K, *units)`.
+        num_variants: int. Number of heads K, `>= 1`.
         hidden_units: int or `None`. Width of each head's hidden layer;
-            `None` for heads without a hidden layer.
+            `None` for heads without a hidden layer. Defaults to 512 (the
+            research notes' width, as in `ApproximatorLayer`).
         activation: str or callable. Activation of the hidden layer.
             Defaults to `"relu"`.
         output_activation: str, callable or `None`. Activation of the
@@ -89,21 +94,21 @@ class VariantHeads(keras.layers.Layer):
     Example:
 
     >>> heads = keras_memnets.layers.VariantHeads(
-    ...     num_variants=5, units=784, hidden_units=512,
+    ...     784, num_variants=5, hidden_units=512,
     ...     output_activation="sigmoid")
     >>> tuple(heads(np.zeros((2, 10), "float32")).shape)
     (2, 5, 784)
 
     Reference:
-        Research note `000-memory-and-set-min-notes.txt` (the "variant
-        subnets" of the set-min random loss net).
+        The guide `docs/guides/set_min.rst` (the "variant subnets" of the
+        set-min random loss net).
     """
 
     def __init__(
         self,
-        num_variants,
         units,
-        hidden_units,
+        num_variants,
+        hidden_units=512,
         activation="relu",
         output_activation=None,
         use_bias=True,
@@ -114,46 +119,26 @@ class VariantHeads(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if (
-            isinstance(num_variants, bool)
-            or not isinstance(num_variants, int)
-            or num_variants < 1
-        ):
-            raise ValueError(
-                "VariantHeads: `num_variants` must be a positive int; got "
-                f"{num_variants!r}."
+        self.units = standardize_units(units, "units", "VariantHeads")
+        self.num_variants = positive_int(
+            num_variants, "num_variants", "VariantHeads"
+        )
+        if hidden_units is not None:
+            hidden_units = positive_int(
+                hidden_units, "hidden_units", "VariantHeads"
             )
-        if isinstance(units, (list, tuple)):
-            units = tuple(units)
-        else:
-            units = (units,)
-        if not units or any(
-            isinstance(u, bool) or not isinstance(u, int) or u < 1 for u in units
-        ):
-            raise ValueError(
-                "VariantHeads: `units` must be a positive int or a non-empty "
-                f"tuple of positive ints; got {units!r}."
-            )
-        if hidden_units is not None and (
-            isinstance(hidden_units, bool)
-            or not isinstance(hidden_units, int)
-            or hidden_units < 1
-        ):
-            raise ValueError(
-                "VariantHeads: `hidden_units` must be a positive int or None; "
-                f"got {hidden_units!r}."
-            )
-        self.num_variants = num_variants
-        self.units = units
         self.hidden_units = hidden_units
-        self.activation = keras.activations.get(activation)
-        self.output_activation = keras.activations.get(output_activation)
+        self.activation = get_activation(activation, "activation", "VariantHeads")
+        self.output_activation = get_activation(
+            output_activation, "output_activation", "VariantHeads"
+        )
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self._flat_units = math.prod(units)
+        self._units_shape = units_shape(self.units)
+        self._flat_units = math.prod(self._units_shape)
 
     def _check_input_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -213,24 +198,24 @@ class VariantHeads(keras.layers.Layer):
         if self.output_bias is not None:
             outputs = outputs + self.output_bias
         outputs = self.output_activation(outputs)
-        if len(self.units) > 1:
+        if len(self._units_shape) > 1:
             outputs = ops.reshape(
-                outputs, (-1, self.num_variants, *self.units)
+                outputs, (-1, self.num_variants, *self._units_shape)
             )
         return outputs
 
     def compute_output_shape(self, input_shape):
         self._check_input_shape(input_shape)
-        return (input_shape[0], self.num_variants, *self.units)
+        return (input_shape[0], self.num_variants, *self._units_shape)
 
     def get_config(self):
         config = super().get_config()
         config.update(
             {
+                "units": self.units
+                if isinstance(self.units, int)
+                else list(self.units),
                 "num_variants": self.num_variants,
-                "units": self.units[0] if len(self.units) == 1 else list(
-                    self.units
-                ),
                 "hidden_units": self.hidden_units,
                 "activation": keras.activations.serialize(self.activation),
                 "output_activation": keras.activations.serialize(

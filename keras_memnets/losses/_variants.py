@@ -8,6 +8,8 @@ not import each other's modules.
 import keras
 from keras import ops
 
+from keras_memnets.utils.validation import one_of
+
 NOISE_SPACES = ("log", "linear")
 
 # log(0) guard for the winner selection: per-variant losses are clamped to at
@@ -159,9 +161,5 @@ def set_min_per_sample(losses, noise, relaxation, num_variants, noise_space):
 
 
 def check_noise_space(value, owner):
-    if value not in NOISE_SPACES:
-        raise ValueError(
-            f"{owner}: `noise_space` must be one of {NOISE_SPACES}; got "
-            f"{value!r}."
-        )
-    return value
+    """Returns `value` if it is `"log"` or `"linear"`, else raises."""
+    return one_of(value, "noise_space", owner, NOISE_SPACES)

@@ -11,9 +11,8 @@ from keras_memnets.losses._variants import resolve_base_loss
 from keras_memnets.losses._variants import serialize_base_loss
 from keras_memnets.losses._variants import set_min_per_sample
 from keras_memnets.losses._variants import variant_losses
-from keras_memnets.utils.validation import float_in_range
-from keras_memnets.utils.validation import non_negative_float
-from keras_memnets.utils.validation import optional_int
+from keras_memnets.utils.validation import non_negative_int
+from keras_memnets.utils.validation import number_in_range
 
 
 @register
@@ -122,12 +121,21 @@ class SetMinLoss(keras.losses.Loss):
         super().__init__(**kwargs)
         self._base_loss_fn = resolve_base_loss(base_loss, "SetMinLoss")
         self.base_loss = base_loss
-        self.log_std = non_negative_float(log_std, "log_std", "SetMinLoss")
-        self.relaxation = float_in_range(
-            relaxation, "relaxation", "SetMinLoss", 0.0, 1.0
+        self.log_std = number_in_range(
+            log_std,
+            "log_std",
+            "SetMinLoss",
+            low=0.0,
+            high=float("inf"),
+            high_inclusive=False,
+        )
+        self.relaxation = number_in_range(
+            relaxation, "relaxation", "SetMinLoss", low=0.0, high=1.0
         )
         self.noise_space = check_noise_space(noise_space, "SetMinLoss")
-        self.seed = optional_int(seed, "seed", "SetMinLoss")
+        self.seed = (
+            None if seed is None else non_negative_int(seed, "seed", "SetMinLoss")
+        )
 
     def variant_losses(self, y_true, y_pred):
         """Returns the per-sample, per-variant base losses, shape (batch, K).

@@ -32,7 +32,7 @@ def test_best_variant_matches_numpy():
 
 def test_wins_accumulate_with_weights_and_reset():
     rng = np.random.default_rng(1)
-    metric = VariantWins(num_variants=4)
+    metric = VariantWins(num_variants=4, variant=3)
     counts = np.zeros(4)
     for _ in range(3):
         y_true = rng.random((10, 3)).astype("float32")
@@ -43,10 +43,14 @@ def test_wins_accumulate_with_weights_and_reset():
         metric.update_state(y_true, y_pred, sample_weight=weights)
         counts += np.bincount(numpy_winners(y_true, y_pred), weights=weights, minlength=4)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(metric.wins), counts, rtol=1e-5)
-    result = {k: float(v) for k, v in metric.result().items()}
-    assert list(result) == [f"variant_wins_{k}" for k in range(4)]
-    np.testing.assert_allclose(list(result.values()), counts / counts.sum(), rtol=1e-5)
-    assert result["variant_wins_3"] == 0.0  # the dead variant is visible
+    assert metric.name == "variant_wins_3"
+    assert float(metric.result()) == 0.0  # the dead variant is visible
+    for k in range(3):
+        other = VariantWins(4, k)
+        other.wins.assign(metric.wins)
+        np.testing.assert_allclose(
+            float(other.result()), counts[k] / counts.sum(), rtol=1e-5
+        )
     metric.reset_state()
     assert np.all(keras.ops.convert_to_numpy(metric.wins) == 0)
 
@@ -56,7 +60,9 @@ def test_in_fit_logs_shares_that_sum_to_one():
     inputs = keras.Input((3,))
     outputs = keras.layers.Reshape((2, 4))(keras.layers.Dense(8)(inputs))
     model = keras.Model(inputs, outputs)
-    model.compile("adam", loss=SetMinLoss(), metrics=[VariantWins(2)])
+    model.compile(
+        "adam", loss=SetMinLoss(), metrics=[VariantWins(2, k) for k in range(2)]
+    )
     history = model.fit(
         rng.random((16, 3)), rng.random((16, 4)), epochs=2, batch_size=8, verbose=0
     )
@@ -64,12 +70,50 @@ def test_in_fit_logs_shares_that_sum_to_one():
     np.testing.assert_allclose(shares.sum(axis=0), 1.0, rtol=1e-6)
 
 
+def test_two_outputs_keep_their_own_keys():
+    # Output "left": variant 0 always wins; output "right": variant 1 does.
+    inputs = keras.Input((3,))
+    fixed = keras.initializers.Constant
+    left = keras.layers.Dense(
+        2, kernel_initializer="zeros", bias_initializer=fixed([0.0, 5.0])
+    )(inputs)
+    right = keras.layers.Dense(
+        2, kernel_initializer="zeros", bias_initializer=fixed([5.0, 0.0])
+    )(inputs)
+    model = keras.Model(
+        inputs,
+        {
+            "left": keras.layers.Reshape((2, 1), name="left")(left),
+            "right": keras.layers.Reshape((2, 1), name="right")(right),
+        },
+    )
+    wins = {o: [VariantWins(2, k) for k in range(2)] for o in ("left", "right")}
+    model.compile(
+        keras.optimizers.SGD(0.0),
+        loss={"left": SetMinLoss(), "right": SetMinLoss()},
+        metrics=wins,
+    )
+    x = np.zeros((8, 3), "float32")
+    y = {"left": np.zeros((8, 1)), "right": np.zeros((8, 1))}
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs["left_variant_wins_0"] == 1.0
+    assert logs["left_variant_wins_1"] == 0.0
+    assert logs["right_variant_wins_0"] == 0.0
+    assert logs["right_variant_wins_1"] == 1.0
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="VariantWins.*num_variants.*>= 2"):
-        VariantWins(num_variants=1)
+        VariantWins(num_variants=1, variant=0)
+    with pytest.raises(TypeError, match="VariantWins.*num_variants"):
+        VariantWins(num_variants=2.0, variant=0)
+    with pytest.raises(ValueError, match="VariantWins.*variant.*\\[0, num_variants=2\\)"):
+        VariantWins(num_variants=2, variant=2)
+    with pytest.raises(TypeError, match="VariantWins.*variant"):
+        VariantWins(num_variants=2, variant="0")
     with pytest.raises(ValueError, match="VariantWins.*base_loss"):
-        VariantWins(num_variants=2, base_loss="nonsense")
-    metric = VariantWins(num_variants=3)
+        VariantWins(num_variants=2, variant=0, base_loss="nonsense")
+    metric = VariantWins(num_variants=3, variant=0)
     with pytest.raises(ValueError, match="VariantWins.*num_variants=3"):
         metric.update_state(np.zeros((2, 4)), np.zeros((2, 2, 4)))
 
