@@ -9,7 +9,26 @@ from keras_memnets.api_export import register
 from keras_memnets.utils.shapes import standardize_units
 from keras_memnets.utils.shapes import units_shape
 from keras_memnets.utils.validation import get_activation
+from keras_memnets.utils.validation import one_of
 from keras_memnets.utils.validation import positive_int
+
+
+IMPLEMENTATIONS = ("auto", "batched", "per_head")
+
+
+def resolve_implementation(implementation, backend=None):
+    """The implementation `"auto"` stands for on `backend`.
+
+    The rule comes from `benchmarks/variant_heads.py` (train steps on 2 CPU
+    cores, K = 2, 5, 10, hidden 512, 784 outputs): TensorFlow's CPU batched
+    matmul, which its einsum lowers to, is slower than K plain matmuls, so
+    TensorFlow computes the heads one by one; JAX and PyTorch compute them
+    batched.
+    """
+    if implementation != "auto":
+        return implementation
+    backend = backend or keras.config.backend()
+    return "per_head" if backend == "tensorflow" else "batched"
 
 
 def _per_head_initializer(initializer, num_heads):
@@ -55,6 +74,15 @@ class VariantHeads(keras.layers.Layer):
     With `hidden_units=None` every head is a single affine map
     `output_activation(x @ W[k] + b[k])`.
 
+    Two implementations compute the same function from the same weights:
+    `"batched"` (one einsum per stage) and `"per_head"` (the stacked
+    weights unstacked, then one plain matmul per head, as K `Dense` layers
+    would do). `implementation="auto"` picks `"per_head"` on TensorFlow and
+    `"batched"` on JAX and PyTorch, the faster one in
+    `benchmarks/variant_heads.py` (see the guide `docs/guides/set_min.rst`,
+    "Speed"). The weights do not depend on the choice, so a saved model
+    loads on any backend.
+
     Each head's kernel is initialized as a `Dense` kernel of one head's
     shape would be (the fans of a variance-scaling initializer do not count
     K); a random initializer with seed `s` draws head k with seed `s + k`.
@@ -77,6 +105,9 @@ class VariantHeads(keras.layers.Layer):
         bias_initializer: initializer for the biases. Defaults to `"zeros"`.
         kernel_regularizer: optional regularizer for the kernels.
         bias_regularizer: optional regularizer for the biases.
+        implementation: `"auto"`, `"batched"` or `"per_head"`. How the
+            heads are computed (the result is the same). Defaults to
+            `"auto"`.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -116,9 +147,13 @@ class VariantHeads(keras.layers.Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        implementation="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.implementation = one_of(
+            implementation, "implementation", "VariantHeads", IMPLEMENTATIONS
+        )
         self.units = standardize_units(units, "units", "VariantHeads")
         self.num_variants = positive_int(
             num_variants, "num_variants", "VariantHeads"
@@ -185,7 +220,43 @@ class VariantHeads(keras.layers.Layer):
                 "output", self.hidden_units, self._flat_units
             )
 
+    def _call_per_head(self, inputs):
+        # Unstacking (whose gradient is one stack) rather than slicing
+        # `kernel[k]` (whose gradient is K full-size scatters).
+        def unstack(weight):
+            if weight is None:
+                return [None] * self.num_variants
+            return ops.unstack(ops.convert_to_tensor(weight), axis=0)
+
+        stages = []
+        if self.hidden_kernel is not None:
+            stages.append(
+                (unstack(self.hidden_kernel), unstack(self.hidden_bias), True)
+            )
+        stages.append(
+            (unstack(self.output_kernel), unstack(self.output_bias), False)
+        )
+        outputs = []
+        for k in range(self.num_variants):
+            h = inputs
+            for kernels, biases, hidden in stages:
+                h = ops.matmul(h, kernels[k])
+                if biases[k] is not None:
+                    h = h + biases[k]
+                if hidden:
+                    h = self.activation(h)
+            outputs.append(h)
+        return ops.stack(outputs, axis=1)
+
     def call(self, inputs):
+        if resolve_implementation(self.implementation) == "per_head":
+            outputs = self._call_per_head(inputs)
+            outputs = self.output_activation(outputs)
+            if len(self._units_shape) > 1:
+                outputs = ops.reshape(
+                    outputs, (-1, self.num_variants, *self._units_shape)
+                )
+            return outputs
         if self.hidden_kernel is None:
             # (batch, features) x (K, features, units) -> (batch, K, units)
             outputs = ops.einsum("bi,kio->bko", inputs, self.output_kernel)
@@ -234,6 +305,7 @@ class VariantHeads(keras.layers.Layer):
                 "bias_regularizer": keras.regularizers.serialize(
                     self.bias_regularizer
                 ),
+                "implementation": self.implementation,
             }
         )
         return config

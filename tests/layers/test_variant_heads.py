@@ -131,3 +131,29 @@ def test_bad_input_shape():
         layer.build((None, 5, 4))
     with pytest.raises(ValueError, match="VariantHeads.*\\(batch, features\\)"):
         layer.compute_output_shape((None, None))
+
+
+@pytest.mark.parametrize("hidden_units", [5, None])
+def test_implementations_agree_and_auto_follows_the_backend(hidden_units):
+    from keras_memnets.layers.variant_heads import resolve_implementation
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 4)).astype("float32")
+    layers = {
+        name: VariantHeads((2, 3), 3, hidden_units, implementation=name)
+        for name in ("batched", "per_head", "auto")
+    }
+    for layer in layers.values():
+        layer.build((None, 4))
+        layer.set_weights(layers["batched"].get_weights())
+    outputs = {n: keras.ops.convert_to_numpy(l(x)) for n, l in layers.items()}
+    np.testing.assert_allclose(
+        outputs["per_head"], outputs["batched"], rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(outputs["auto"], outputs["batched"], rtol=1e-5, atol=1e-6)
+    assert resolve_implementation("auto", "tensorflow") == "per_head"
+    assert resolve_implementation("auto", "jax") == "batched"
+    assert resolve_implementation("auto", "torch") == "batched"
+    assert resolve_implementation("per_head", "jax") == "per_head"
+    with pytest.raises(ValueError, match="VariantHeads.*implementation"):
+        VariantHeads(3, 2, implementation="fast")
