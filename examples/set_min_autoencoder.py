@@ -98,6 +98,12 @@ def parse_args():
         help="test digits evaluated after every epoch (final numbers use all)",
     )
     parser.add_argument("--base-loss", default="mse")
+    parser.add_argument(
+        "--noise-space",
+        choices=("log", "linear"),
+        default="log",
+        help="where the selection noise is added: to log(L) or to L",
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity")
@@ -135,7 +141,9 @@ def diagnose(model, x, labels, num_variants):
     """Best-variant error, variant spread and winner statistics on `x`."""
     outputs = model.predict(x, batch_size=500, verbose=0)
     errors = ((outputs - x[:, None]) ** 2).mean(axis=2)  # (n, K) MSE
-    winners = errors.argmin(axis=1)
+    winners = keras.ops.convert_to_numpy(
+        keras_memnets.metrics.best_variant(x, outputs, base_loss="mse")
+    )
     table = keras_memnets.metrics.class_winner_distribution(
         winners, labels, num_variants=num_variants, num_classes=10
     )
@@ -261,14 +269,20 @@ def train_set_min(
         latent_dim=latent_dim,
         num_variants=args.variants,
         hidden_units=args.hidden_units,
+        base_loss=args.base_loss,
+        relaxation=relaxation,
+        noise_space=args.noise_space,
+        seed=args.seed,
     )
-    loss = keras_memnets.losses.SetMinLoss(
-        base_loss=args.base_loss, relaxation=relaxation, seed=args.seed
-    )
+    # The model carries its loss (a SetMinSelection layer whose log_std the
+    # schedule assigns); the targets passed to fit() feed the metrics.
     model.compile(
         optimizer="adam",
-        loss=loss,
-        metrics=[keras_memnets.metrics.VariantWins(args.variants)],
+        loss=None,
+        metrics=[
+            keras_memnets.metrics.VariantWins(args.variants, k)
+            for k in range(args.variants)
+        ],
     )
     default_pairs, total = schedule_from_args(args)
     schedule = keras_memnets.callbacks.LogStdSchedule(
@@ -423,7 +437,9 @@ def main():
         runs[dl] = {"model": model, "rows": rows, "seconds": seconds}
         runs[dl]["final"] = diagnose(model, x_test, y_test, args.variants)
     main_dl = latent_dims[0]
-    params = runs[main_dl]["model"].count_params()
+    params = sum(  # trainable parameters (not the selection's log_std)
+        int(np.prod(w.shape)) for w in runs[main_dl]["model"].trainable_weights
+    )
 
     # For contrast: the same model under a constant log_std. Per-variant
     # losses of a trained model differ by a few tens of percent, i.e. by

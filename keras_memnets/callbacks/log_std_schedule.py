@@ -106,9 +106,11 @@ class LogStdSchedule(keras.callbacks.Callback):
         if self.layer is None:
             found = model_layers
         else:
-            given = self.layer if isinstance(self.layer, (list, tuple)) else [
+            given = (
                 self.layer
-            ]
+                if isinstance(self.layer, (list, tuple))
+                else [self.layer]
+            )
             found = []
             for item in given:
                 if isinstance(item, SetMinSelection):

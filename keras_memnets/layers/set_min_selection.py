@@ -112,14 +112,18 @@ class SetMinSelection(keras.layers.Layer):
         )
         self.noise_space = check_noise_space(noise_space, "SetMinSelection")
         self.seed = (
-            None if seed is None else non_negative_int(seed, "seed", "SetMinSelection")
+            None
+            if seed is None
+            else non_negative_int(seed, "seed", "SetMinSelection")
         )
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def _shapes(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(
-            input_shape
-        ) != 2 or not isinstance(input_shape[0], (list, tuple)):
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or len(input_shape) != 2
+            or not isinstance(input_shape[0], (list, tuple))
+        ):
             raise ValueError(
                 "SetMinSelection: expected inputs [variants, targets]; got "
                 f"input shape {input_shape}."
@@ -166,7 +170,7 @@ class SetMinSelection(keras.layers.Layer):
 
     def load_own_variables(self, store):
         self.log_std.assign(store["0"])
-        if "1" in store.keys():
+        if "1" in store:
             self.seed_generator.state.assign(store["1"])
 
     def compute_output_shape(self, input_shape):

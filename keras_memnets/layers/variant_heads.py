@@ -163,7 +163,9 @@ class VariantHeads(keras.layers.Layer):
                 hidden_units, "hidden_units", "VariantHeads"
             )
         self.hidden_units = hidden_units
-        self.activation = get_activation(activation, "activation", "VariantHeads")
+        self.activation = get_activation(
+            activation, "activation", "VariantHeads"
+        )
         self.output_activation = get_activation(
             output_activation, "output_activation", "VariantHeads"
         )

@@ -134,7 +134,9 @@ class SetMinLoss(keras.losses.Loss):
         )
         self.noise_space = check_noise_space(noise_space, "SetMinLoss")
         self.seed = (
-            None if seed is None else non_negative_int(seed, "seed", "SetMinLoss")
+            None
+            if seed is None
+            else non_negative_int(seed, "seed", "SetMinLoss")
         )
 
     def variant_losses(self, y_true, y_pred):

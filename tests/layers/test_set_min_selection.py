@@ -70,7 +70,9 @@ def test_log_std_weight_reaches_the_compiled_step_and_noise_is_fresh(
     noisy = [float(model.train_on_batch(inputs)) for _ in range(6)]
     # Random winners: about half the samples lose 4 instead of 1.
     assert all(1.5 < v < 3.5 for v in noisy), noisy
-    assert len(set(noisy)) > 1, f"the noise must be fresh on every step: {noisy}"
+    assert len(set(noisy)) > 1, (
+        f"the noise must be fresh on every step: {noisy}"
+    )
     # No noise outside training, as in Dropout.
     assert float(model.evaluate(inputs, verbose=0)) == 1.0
     selection.log_std.assign(0.0)
@@ -156,7 +158,9 @@ def test_bad_arguments_and_inputs():
         SetMinSelection(seed=1.5)
     with pytest.raises(ValueError, match="SetMinSelection.*noise_space"):
         SetMinSelection(noise_space="exp")
-    with pytest.raises(ValueError, match="SetMinSelection.*\\[variants, targets\\]"):
+    with pytest.raises(
+        ValueError, match="SetMinSelection.*\\[variants, targets\\]"
+    ):
         SetMinSelection().build((None, 3, 2))
     with pytest.raises(ValueError, match="SetMinSelection.*target_shape"):
         SetMinSelection().build([(None, 3, 2), (None, 5)])
