@@ -25,7 +25,9 @@ class Recorder(keras.callbacks.Callback):
         # JAX's fit holds the state outside the variables mid-epoch.
         if hasattr(self.model, "jax_state_sync"):
             self.model.jax_state_sync()
-        self.values.append(float(keras.ops.convert_to_numpy(self.set_min.log_std)))
+        self.values.append(
+            float(keras.ops.convert_to_numpy(self.set_min.log_std))
+        )
 
     def on_train_batch_end(self, batch, logs=None):
         if self.clock is not None:
@@ -46,7 +48,12 @@ def test_value_at_boundaries():
     assert got == [1.0, 1.0, 10.0, 10.0, 10.0, 100.0, 100.0, 100.0]
     seconds = LogStdSchedule([(0.5, 0.0), (1.5, 2.0)], unit="seconds")
     assert [seconds.value_at(t) for t in (0.0, 0.49, 0.5, 1.99, 2.0, 50.0)] == [
-        0.0, 0.0, 2.0, 2.0, 2.0, 2.0,
+        0.0,
+        0.0,
+        2.0,
+        2.0,
+        2.0,
+        2.0,
     ]
 
 
@@ -71,12 +78,18 @@ def test_epoch_schedule_reaches_the_compiled_step():
 def test_seconds_schedule_with_a_fake_clock():
     model, layer, inputs = fixed_two_variant_model()
     clock = FakeClock()
-    schedule = LogStdSchedule([(2.5, 0.0), (2.0, 100.0), (3.0, 7.0)], unit="seconds")
+    schedule = LogStdSchedule(
+        [(2.5, 0.0), (2.0, 100.0), (3.0, 7.0)], unit="seconds"
+    )
     schedule._clock = clock
     recorder = Recorder(layer, clock=clock, tick=1.0)
     # 4 batches per epoch, one fake second each.
     history = model.fit(
-        inputs, epochs=1, batch_size=16, verbose=0, callbacks=[schedule, recorder]
+        inputs,
+        epochs=1,
+        batch_size=16,
+        verbose=0,
+        callbacks=[schedule, recorder],
     )
     # Elapsed 0, 1, 2 -> 0.0; 3, 4 -> 100.0 (the switch lands mid-epoch).
     assert recorder.values == [0.0, 0.0, 0.0, 100.0]
@@ -84,7 +97,11 @@ def test_seconds_schedule_with_a_fake_clock():
     # Time outside fit() does not count; a second fit() continues the count.
     clock.now += 1000.0
     model.fit(
-        inputs, epochs=1, batch_size=16, verbose=0, callbacks=[schedule, recorder]
+        inputs,
+        epochs=1,
+        batch_size=16,
+        verbose=0,
+        callbacks=[schedule, recorder],
     )
     assert recorder.values[4:] == [100.0, 7.0, 7.0, 7.0]
     assert schedule.elapsed_seconds() == 8.0

@@ -27,7 +27,9 @@ def test_matches_k_separate_numpy_mlps():
     layer = VariantHeads(4, 3, hidden_units=5, output_activation="sigmoid")
     x = rng.standard_normal((7, 6)).astype("float32")
     layer.build((None, 6))
-    weights = [rng.standard_normal(w.shape).astype("float32") for w in layer.weights]
+    weights = [
+        rng.standard_normal(w.shape).astype("float32") for w in layer.weights
+    ]
     layer.set_weights(weights)
     out = keras.ops.convert_to_numpy(layer(x))
     assert out.shape == (7, 3, 4)
@@ -47,7 +49,9 @@ def test_tuple_units_and_no_hidden_layer():
     assert out.shape == (5, 2, 2, 3)
     assert [tuple(w.shape) for w in layer.weights] == [(2, 4, 6), (2, 6)]
     flat = numpy_heads(x, layer.get_weights(), hidden=False)
-    np.testing.assert_allclose(out, flat.reshape(5, 2, 2, 3), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        out, flat.reshape(5, 2, 2, 3), rtol=1e-5, atol=1e-6
+    )
     assert layer.compute_output_shape((None, 4)) == (None, 2, 2, 3)
     no_bias = VariantHeads(3, 2, hidden_units=4, use_bias=False)
     no_bias.build((None, 4))
@@ -70,7 +74,9 @@ def test_each_head_is_initialized_like_one_dense_layer():
     # A seeded initializer reproduces the same heads.
     seeded = [
         VariantHeads(
-            3, k, None,
+            3,
+            k,
+            None,
             kernel_initializer=keras.initializers.GlorotUniform(seed=9),
         )
         for _ in range(2)
@@ -101,14 +107,23 @@ def test_trains_inside_a_model():
         ({"num_variants": 0, "units": 3}, ValueError, "num_variants"),
         ({"num_variants": 2, "units": 0}, ValueError, "units"),
         ({"num_variants": 2, "units": (3, -1)}, ValueError, "units"),
-        ({"num_variants": 2, "units": 3, "hidden_units": 0}, ValueError,
-         "hidden_units"),
+        (
+            {"num_variants": 2, "units": 3, "hidden_units": 0},
+            ValueError,
+            "hidden_units",
+        ),
         ({"num_variants": 2.5, "units": 3}, TypeError, "num_variants"),
         ({"num_variants": 2, "units": "3"}, TypeError, "units"),
-        ({"num_variants": 2, "units": 3, "hidden_units": 4.0}, TypeError,
-         "hidden_units"),
-        ({"num_variants": 2, "units": 3, "activation": "nope"}, ValueError,
-         "activation"),
+        (
+            {"num_variants": 2, "units": 3, "hidden_units": 4.0},
+            TypeError,
+            "hidden_units",
+        ),
+        (
+            {"num_variants": 2, "units": 3, "activation": "nope"},
+            ValueError,
+            "activation",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
@@ -150,7 +165,9 @@ def test_implementations_agree_and_auto_follows_the_backend(hidden_units):
     np.testing.assert_allclose(
         outputs["per_head"], outputs["batched"], rtol=1e-5, atol=1e-6
     )
-    np.testing.assert_allclose(outputs["auto"], outputs["batched"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        outputs["auto"], outputs["batched"], rtol=1e-5, atol=1e-6
+    )
     assert resolve_implementation("auto", "tensorflow") == "per_head"
     assert resolve_implementation("auto", "jax") == "batched"
     assert resolve_implementation("auto", "torch") == "batched"

@@ -51,14 +51,17 @@ def to_numpy(x):
 
 
 @pytest.mark.parametrize(
-    "base_loss,kind", [("mse", "mse"), ("mae", "mae"), ("binary_crossentropy", "bce")]
+    "base_loss,kind",
+    [("mse", "mse"), ("mae", "mae"), ("binary_crossentropy", "bce")],
 )
 def test_sigma_zero_is_the_exact_minimum(base_loss, kind):
     rng = np.random.default_rng(0)
     y_true, y_pred = data(rng)
     loss = SetMinLoss(base_loss=base_loss, reduction=None)
     expected = numpy_variant_losses(y_true, y_pred, kind).min(axis=1)
-    np.testing.assert_allclose(to_numpy(loss(y_true, y_pred)), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        to_numpy(loss(y_true, y_pred)), expected, rtol=1e-5
+    )
     mean_loss = SetMinLoss(base_loss=base_loss)
     np.testing.assert_allclose(
         float(mean_loss(y_true, y_pred)), expected.mean(), rtol=1e-5
@@ -84,12 +87,16 @@ def test_multi_axis_and_scalar_targets_and_sample_weight():
     y_true, y_pred = data(rng, k=3, target=(4, 3))
     loss = SetMinLoss(reduction=None)
     expected = numpy_variant_losses(y_true, y_pred).min(axis=1)
-    np.testing.assert_allclose(to_numpy(loss(y_true, y_pred)), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        to_numpy(loss(y_true, y_pred)), expected, rtol=1e-5
+    )
     # Scalar targets: y_true (batch,), y_pred (batch, K).
     y_true = rng.random((8,)).astype("float32")
     y_pred = rng.random((8, 3)).astype("float32")
     expected = ((y_pred - y_true[:, None]) ** 2).min(axis=1)
-    np.testing.assert_allclose(to_numpy(loss(y_true, y_pred)), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        to_numpy(loss(y_true, y_pred)), expected, rtol=1e-5
+    )
     # Sample weights act on the per-sample set-min losses.
     weights = rng.random((8,)).astype("float32")
     np.testing.assert_allclose(
@@ -118,7 +125,9 @@ def _per_sample_choice(loss, y_true, y_pred):
     values = to_numpy(loss(y_true, y_pred))
     losses = numpy_variant_losses(y_true, y_pred)
     match = np.isclose(values[:, None], losses, rtol=1e-5, atol=0)
-    assert np.all(match.sum(axis=1) == 1), "each value must be one variant's loss"
+    assert np.all(match.sum(axis=1) == 1), (
+        "each value must be one variant's loss"
+    )
     return match.argmax(axis=1)
 
 
@@ -172,8 +181,15 @@ def test_linear_noise_space_adds_noise_to_the_raw_losses():
                 log_std=sigma, noise_space=space, seed=11, reduction=None
             )
             share = (_per_sample_choice(loss, y_true, y_pred) == 1).mean()
-            expected = 0.5 * math.erfc(gap / (sigma * math.sqrt(2)) / math.sqrt(2))
-            assert abs(share - expected) < 0.015, (space, sigma, share, expected)
+            expected = 0.5 * math.erfc(
+                gap / (sigma * math.sqrt(2)) / math.sqrt(2)
+            )
+            assert abs(share - expected) < 0.015, (
+                space,
+                sigma,
+                share,
+                expected,
+            )
     # Without noise both readings are the exact minimum.
     rng = np.random.default_rng(3)
     y_true, y_pred = data(rng)
@@ -189,7 +205,9 @@ def test_huge_sigma_is_finite_and_nearly_uniform():
     # Ordinary losses differ by a few units in log space; noise of std 100
     # drowns that, so every variant wins about a quarter of the samples.
     loss = SetMinLoss(log_std=100.0, seed=3, reduction=None)
-    shares = np.bincount(_per_sample_choice(loss, y_true, y_pred), minlength=k) / n
+    shares = (
+        np.bincount(_per_sample_choice(loss, y_true, y_pred), minlength=k) / n
+    )
     assert np.all(np.abs(shares - 0.25) < 0.04), shares
     # Extreme losses: one variant exact (loss 0, the log guard), one huge.
     y_pred[:, 0] = y_true
@@ -197,7 +215,9 @@ def test_huge_sigma_is_finite_and_nearly_uniform():
     values = to_numpy(loss(y_true, y_pred))
     assert np.all(np.isfinite(values))
     _per_sample_choice(loss, y_true, y_pred)
-    assert math.isfinite(float(SetMinLoss(log_std=100.0, seed=3)(y_true, y_pred)))
+    assert math.isfinite(
+        float(SetMinLoss(log_std=100.0, seed=3)(y_true, y_pred))
+    )
     # sigma = 0 picks the exact variant: loss 0, no NaN from log(0).
     np.testing.assert_array_equal(
         to_numpy(SetMinLoss(reduction=None)(y_true, y_pred)), np.zeros(n)
@@ -242,17 +262,19 @@ def test_only_the_winner_gets_gradient(sigma):
     loss = SetMinLoss(log_std=sigma, seed=2, reduction=None)
     per_sample_weighted = SetMinLoss(log_std=sigma, seed=2)  # same noise stream
     winners = _per_sample_choice(loss, y_true, y_pred)
-    value, grad = value_and_grad(lambda p: per_sample_weighted(y_true, p), y_pred)
+    value, grad = value_and_grad(
+        lambda p: per_sample_weighted(y_true, p), y_pred
+    )
     # The gradient of the real (unperturbed) winner loss only:
     # d/dp mean_b mean_d (p - t)^2 = 2 (p - t) / (d * batch) at the winner.
     expected = np.zeros_like(y_pred)
     rows = np.arange(batch)
-    expected[rows, winners] = (
-        2 * (y_pred[rows, winners] - y_true) / (d * batch)
-    )
+    expected[rows, winners] = 2 * (y_pred[rows, winners] - y_true) / (d * batch)
     np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(
-        value, numpy_variant_losses(y_true, y_pred)[rows, winners].mean(), rtol=1e-5
+        value,
+        numpy_variant_losses(y_true, y_pred)[rows, winners].mean(),
+        rtol=1e-5,
     )
 
 
@@ -289,12 +311,16 @@ def test_config_round_trip_with_callable_base_loss_and_noise_space():
     rng = np.random.default_rng(8)
     y_true, y_pred = data(rng)
     np.testing.assert_allclose(
-        to_numpy(clone(y_true, y_pred)), to_numpy(loss(y_true, y_pred)), rtol=1e-6
+        to_numpy(clone(y_true, y_pred)),
+        to_numpy(loss(y_true, y_pred)),
+        rtol=1e-6,
     )
     exact = SetMinLoss.from_config({**config, "log_std": 0.0})
     np.testing.assert_allclose(
         float(exact(y_true, y_pred)),
-        numpy_set_min(numpy_variant_losses(y_true, y_pred, "mae"), 0.2)[0].mean(),
+        numpy_set_min(numpy_variant_losses(y_true, y_pred, "mae"), 0.2)[
+            0
+        ].mean(),
         rtol=1e-5,
     )
 
@@ -310,7 +336,9 @@ def test_bad_constructor_arguments():
         SetMinLoss(log_std=float("nan"))
     with pytest.raises(TypeError, match="SetMinLoss.*log_std"):
         SetMinLoss(log_std="big")
-    with pytest.raises(ValueError, match="SetMinLoss.*relaxation.*\\[0.0, 1.0\\]"):
+    with pytest.raises(
+        ValueError, match="SetMinLoss.*relaxation.*\\[0.0, 1.0\\]"
+    ):
         SetMinLoss(relaxation=1.5)
     with pytest.raises(ValueError, match="SetMinLoss.*relaxation"):
         SetMinLoss(relaxation=-0.1)
