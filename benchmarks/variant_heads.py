@@ -57,7 +57,8 @@ def run(quick=False, batch_size=128):
         batch_size: int. Rows per training step.
 
     Returns:
-        The payload written to `benchmarks/results/variant_heads-<backend>.json`.
+        The payload written to
+        `benchmarks/results/variant_heads-<backend>.json`.
     """
     latent_dim, hidden, units = 10, 512, 784
     repeats, warmup = (5, 2) if quick else (25, 3)

@@ -35,7 +35,8 @@ class SetMinLoss(keras.losses.Loss):
     `k* = argmin_k L[b, k] + log_std * eps[b, k]`. Under the log reading a
     `log_std` of about 1 already makes the winner nearly random when the
     variants' losses are within a factor of e of each other; under the
-    linear reading the same `log_std` is measured in loss units. The loss of the sample is
+    linear reading the same `log_std` is measured in loss units. The loss
+    of the sample is
 
     `(1 - relaxation) * L[b, k*] + relaxation * mean_{k != k*} L[b, k]`.
 
@@ -101,8 +102,8 @@ class SetMinLoss(keras.losses.Loss):
     0.01
 
     Reference:
-        The guide `docs/guides/set_min.rst`. Guzman-Rivera et al., "Multiple Choice
-        Learning", NeurIPS 2012. Lee et al., "Stochastic Multiple Choice
+        The guide `docs/guides/set_min.rst`. Guzman-Rivera et al.,
+        "Multiple Choice Learning", NeurIPS 2012. Lee et al., "Stochastic Multiple Choice
         Learning for Training Diverse Deep Ensembles", NeurIPS 2016.
         Rupprecht et al., "Learning in an Uncertain World: Representing
         Ambiguity Through Multiple Hypotheses", ICCV 2017.

@@ -161,7 +161,9 @@ def test_implementations_agree_and_auto_follows_the_backend(hidden_units):
     for layer in layers.values():
         layer.build((None, 4))
         layer.set_weights(layers["batched"].get_weights())
-    outputs = {n: keras.ops.convert_to_numpy(l(x)) for n, l in layers.items()}
+    outputs = {
+        n: keras.ops.convert_to_numpy(layer(x)) for n, layer in layers.items()
+    }
     np.testing.assert_allclose(
         outputs["per_head"], outputs["batched"], rtol=1e-5, atol=1e-6
     )
