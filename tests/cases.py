@@ -24,9 +24,7 @@ def _variant_heads_model(metrics=None):
 
     def build(obj, x, rng):
         inputs = keras.Input(shape=x.shape[1:])
-        outputs = keras_memnets.layers.VariantHeads(3, 4, hidden_units=5)(
-            inputs
-        )
+        outputs = keras_memnets.layers.VariantHeads(4, 3, hidden_units=5)(inputs)
         model = keras.Model(inputs, outputs)
         model.compile(
             optimizer="adam",
@@ -37,6 +35,23 @@ def _variant_heads_model(metrics=None):
         return model, x, y
 
     return build
+
+
+def _variants_and_targets(rng, batch):
+    """`[variants, targets]` for SetMinSelection: K=3 variants of width 4."""
+    return [
+        rng.random((batch, 3, 4)).astype("float32"),
+        rng.random((batch, 4)).astype("float32"),
+    ]
+
+
+def _selection_model(callback, x, rng):
+    """A set_min_autoencoder (it holds a SetMinSelection) for LogStdSchedule."""
+    model = models.set_min_autoencoder(
+        x.shape[1], latent_dim=2, num_variants=3, hidden_units=5, seed=0
+    )
+    model.compile(optimizer="adam", loss=None)
+    return model, x, x
 
 
 def _x_and_selection(rng, batch):
@@ -98,8 +113,6 @@ CASES = [
         y_pred_shape=(3, 4),
         y_true_shape=(4,),
     ),
-    # Selection noise is drawn from a seed stream that a reloaded loss
-    # restarts, so evaluate() after loading draws different winners.
     Case(
         keras_memnets.losses.SetMinLoss,
         kind="loss",
@@ -112,36 +125,41 @@ CASES = [
         y_pred_shape=(3, 4),
         y_true_shape=(4,),
         pred_activation="sigmoid",
-        compare_evaluate=False,
         id="noisy_bce",
     ),
     Case(
         keras_memnets.layers.VariantHeads,
         kind="layer",
-        kwargs={"num_variants": 3, "units": 4, "hidden_units": 5},
+        kwargs={"units": 4, "num_variants": 3, "hidden_units": 5},
     ),
     Case(
         keras_memnets.layers.VariantHeads,
         kind="layer",
         kwargs={
-            "num_variants": 2,
             "units": (2, 3),
+            "num_variants": 2,
             "hidden_units": None,
             "output_activation": "sigmoid",
         },
         id="no_hidden_tuple_units",
     ),
     Case(
+        keras_memnets.layers.SetMinSelection,
+        kind="layer",
+        kwargs={"log_std": 1.0, "relaxation": 0.1, "seed": 3},
+        make_inputs=_variants_and_targets,
+    ),
+    Case(
         keras_memnets.metrics.VariantWins,
         kind="metric",
-        kwargs={"num_variants": 3},
+        kwargs={"num_variants": 3, "variant": 1},
         build=_variant_heads_model(metrics=True),
     ),
     Case(
         keras_memnets.callbacks.LogStdSchedule,
         kind="callback",
         kwargs={"schedule": [(1, 1.0), (1, 10.0)], "unit": "epoch"},
-        build=_variant_heads_model(),
+        build=_selection_model,
     ),
     Case(
         keras_memnets.models.set_min_autoencoder,
@@ -151,6 +169,8 @@ CASES = [
             "latent_dim": 2,
             "num_variants": 3,
             "hidden_units": 4,
+            "log_std": 1.0,
+            "seed": 2,
         },
     ),
     # --- issue 5: CorrelationNorm ---

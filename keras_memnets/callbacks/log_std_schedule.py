@@ -1,4 +1,4 @@
-"""A piecewise-constant schedule for `SetMinLoss.log_std`."""
+"""A piecewise-constant schedule for `SetMinSelection.log_std`."""
 
 import math
 import time
@@ -6,14 +6,14 @@ import time
 import keras
 
 from keras_memnets.api_export import register
-from keras_memnets.losses.set_min import SetMinLoss
+from keras_memnets.layers.set_min_selection import SetMinSelection
 
 UNITS = ("epoch", "seconds")
 
 
 @register
 class LogStdSchedule(keras.callbacks.Callback):
-    """Sets the selection noise of `SetMinLoss` from a piecewise schedule.
+    """Sets the selection noise of `SetMinSelection` from a piecewise schedule.
 
     `schedule` is a list of `(duration, value)` pairs: `log_std` is `value`
     for `duration` units, then the next pair applies; after the last pair
@@ -29,21 +29,24 @@ class LogStdSchedule(keras.callbacks.Callback):
       counted only inside `fit()` calls (summed over the `fit()` calls this
       callback takes part in), checked before every training batch.
 
-    The callback controls the `SetMinLoss` objects in the compiled
-    `model.loss` (searched through lists and dicts), or the ones given as
-    `loss`. It assigns `loss.log_std`, which the compiled train step reads
-    on every step without recompiling (see `SetMinLoss`). The current value
-    is added to the epoch logs as `"log_std"`.
+    The callback controls the `keras_memnets.layers.SetMinSelection` layers
+    of the model (searched through nested models), or the ones given as
+    `layer`. It assigns each layer's `log_std`, a non-trainable model
+    weight, which the compiled train step reads on every step on every
+    backend without recompiling, and which is saved with the model. The
+    current value is added to the epoch logs as `"log_std"`. (A
+    `keras_memnets.losses.SetMinLoss` holds a constant `log_std` and is not
+    scheduled.)
 
     Args:
         schedule: list of `(duration, value)` pairs; durations `> 0` (whole
             numbers for `unit="epoch"`), values `>= 0`.
         unit: `"epoch"` or `"seconds"`. Defaults to `"epoch"`.
-        loss: `None`, a `SetMinLoss`, its name, or a list of these. `None`
-            (default) controls every `SetMinLoss` in `model.loss`. A name
-            is looked up among the `SetMinLoss` objects in `model.loss`. In
-            `get_config` a given loss is stored by its name, so a
-            deserialized callback finds the loss again in the model it is
+        layer: `None`, a `SetMinSelection`, its name, or a list of these.
+            `None` (default) controls every `SetMinSelection` in the model.
+            A name is looked up among the model's `SetMinSelection` layers.
+            In `get_config` a given layer is stored by its name, so a
+            deserialized callback finds the layer again in the model it is
             used with.
 
     Example:
@@ -54,11 +57,11 @@ class LogStdSchedule(keras.callbacks.Callback):
     (1.0, 10.0, 100.0)
 
     Reference:
-        Research note `000-memory-and-set-min-notes.txt` (the training
-        schedule of the set-min random loss net).
+        The guide `docs/guides/set_min.rst` (the training schedule of the
+        set-min random loss net).
     """
 
-    def __init__(self, schedule, unit="epoch", loss=None):
+    def __init__(self, schedule, unit="epoch", layer=None):
         super().__init__()
         if unit not in UNITS:
             raise ValueError(
@@ -66,12 +69,12 @@ class LogStdSchedule(keras.callbacks.Callback):
             )
         self.unit = unit
         self.schedule = _check_schedule(schedule, unit)
-        self.loss = loss
-        self._loss_names = _loss_names(loss)
+        self.layer = layer
+        self._layer_names = _layer_names(layer)
         self._clock = time.perf_counter
         self._elapsed_before = 0.0
         self._fit_start = None
-        self._losses = []
+        self._layers = []
         self._current = None
 
     def value_at(self, position):
@@ -98,47 +101,54 @@ class LogStdSchedule(keras.callbacks.Callback):
             return self._elapsed_before
         return self._elapsed_before + (self._clock() - self._fit_start)
 
-    def _find_losses(self):
-        found = []
-        model_losses = [
-            loss
-            for loss in keras.tree.flatten(getattr(self.model, "loss", None))
-            if isinstance(loss, SetMinLoss)
-        ]
-        if self.loss is None:
-            found = model_losses
+    def _find_layers(self):
+        model_layers = _selection_layers(self.model)
+        if self.layer is None:
+            found = model_layers
         else:
-            given = self.loss if isinstance(self.loss, (list, tuple)) else [
-                self.loss
-            ]
+            given = (
+                self.layer
+                if isinstance(self.layer, (list, tuple))
+                else [self.layer]
+            )
+            found = []
             for item in given:
-                if isinstance(item, SetMinLoss):
+                if isinstance(item, SetMinSelection):
                     found.append(item)
                     continue
-                matches = [loss for loss in model_losses if loss.name == item]
+                matches = [lay for lay in model_layers if lay.name == item]
                 if not matches:
                     raise ValueError(
-                        f"LogStdSchedule: no SetMinLoss named {item!r} in "
-                        "model.loss; the SetMinLoss objects there are named "
-                        f"{[loss.name for loss in model_losses]}."
+                        f"LogStdSchedule: no SetMinSelection layer named "
+                        f"{item!r} in the model; its SetMinSelection layers "
+                        f"are named {[lay.name for lay in model_layers]}."
                     )
                 found.extend(matches)
         if not found:
             raise ValueError(
-                "LogStdSchedule: found no SetMinLoss to control. Compile the "
-                "model with a keras_memnets.losses.SetMinLoss, or pass it as "
-                f"`loss=`; model.loss is {getattr(self.model, 'loss', None)!r}."
+                "LogStdSchedule: found no SetMinSelection layer to control. "
+                "Put a keras_memnets.layers.SetMinSelection into the model "
+                "(a SetMinLoss has a constant log_std), or pass the layer as "
+                "`layer=`."
             )
         return found
 
     def _apply(self, value):
         if value != self._current:
-            for loss in self._losses:
-                loss.log_std = value
+            # On JAX, `fit` holds the model's state outside its variables
+            # between the steps of an epoch; `jax_state_sync` writes it back
+            # and makes the next step re-read the variables, so the
+            # assignment below is not overwritten. Other backends have no
+            # such method and need nothing.
+            sync = getattr(self.model, "jax_state_sync", None)
+            if sync is not None:
+                sync()
+            for layer in self._layers:
+                layer.log_std.assign(value)
             self._current = value
 
     def on_train_begin(self, logs=None):
-        self._losses = self._find_losses()
+        self._layers = self._find_layers()
         self._current = None
         self._fit_start = self._clock()
         if self.unit == "seconds":
@@ -158,16 +168,16 @@ class LogStdSchedule(keras.callbacks.Callback):
             self._apply(self.value_at(self.elapsed_seconds()))
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self._losses:
+        if logs is not None and self._layers:
             logs["log_std"] = float(
-                keras.ops.convert_to_numpy(self._losses[0].log_std)
+                keras.ops.convert_to_numpy(self._layers[0].log_std)
             )
 
     def get_config(self):
         return {
             "schedule": [list(pair) for pair in self.schedule],
             "unit": self.unit,
-            "loss": self._loss_names,
+            "layer": self._layer_names,
         }
 
     @classmethod
@@ -175,22 +185,33 @@ class LogStdSchedule(keras.callbacks.Callback):
         return cls(**config)
 
 
-def _loss_names(loss):
-    if loss is None:
+def _selection_layers(model):
+    """The `SetMinSelection` layers of `model`, through nested models."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, SetMinSelection):
+            found.append(layer)
+        elif hasattr(layer, "layers"):
+            found.extend(_selection_layers(layer))
+    return found
+
+
+def _layer_names(layer):
+    if layer is None:
         return None
-    items = loss if isinstance(loss, (list, tuple)) else [loss]
+    items = layer if isinstance(layer, (list, tuple)) else [layer]
     names = []
     for item in items:
-        if isinstance(item, SetMinLoss):
+        if isinstance(item, SetMinSelection):
             names.append(item.name)
         elif isinstance(item, str):
             names.append(item)
         else:
             raise TypeError(
-                "LogStdSchedule: `loss` must be None, a SetMinLoss, its name, "
-                f"or a list of these; got {item!r}."
+                "LogStdSchedule: `layer` must be None, a SetMinSelection, its "
+                f"name, or a list of these; got {item!r}."
             )
-    if isinstance(loss, (list, tuple)):
+    if isinstance(layer, (list, tuple)):
         return names
     return names[0]
 

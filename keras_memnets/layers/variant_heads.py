@@ -6,6 +6,29 @@ import keras
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.shapes import standardize_units
+from keras_memnets.utils.shapes import units_shape
+from keras_memnets.utils.validation import get_activation
+from keras_memnets.utils.validation import one_of
+from keras_memnets.utils.validation import positive_int
+
+
+IMPLEMENTATIONS = ("auto", "batched", "per_head")
+
+
+def resolve_implementation(implementation, backend=None):
+    """The implementation `"auto"` stands for on `backend`.
+
+    The rule comes from `benchmarks/variant_heads.py` (train steps on 2 CPU
+    cores, K = 2, 5, 10, hidden 512, 784 outputs): TensorFlow's CPU batched
+    matmul, which its einsum lowers to, is slower than K plain matmuls, so
+    TensorFlow computes the heads one by one; JAX and PyTorch compute them
+    batched.
+    """
+    if implementation != "auto":
+        return implementation
+    backend = backend or keras.config.backend()
+    return "per_head" if backend == "tensorflow" else "batched"
 
 
 def _per_head_initializer(initializer, num_heads):
@@ -51,16 +74,26 @@ class VariantHeads(keras.layers.Layer):
     With `hidden_units=None` every head is a single affine map
     `output_activation(x @ W[k] + b[k])`.
 
+    Two implementations compute the same function from the same weights:
+    `"batched"` (one einsum per stage) and `"per_head"` (the stacked
+    weights unstacked, then one plain matmul per head, as K `Dense` layers
+    would do). `implementation="auto"` picks `"per_head"` on TensorFlow and
+    `"batched"` on JAX and PyTorch, the faster one in
+    `benchmarks/variant_heads.py` (see the guide `docs/guides/set_min.rst`,
+    "Speed"). The weights do not depend on the choice, so a saved model
+    loads on any backend.
+
     Each head's kernel is initialized as a `Dense` kernel of one head's
     shape would be (the fans of a variance-scaling initializer do not count
     K); a random initializer with seed `s` draws head k with seed `s + k`.
 
     Args:
-        num_variants: int. Number of heads K, `>= 1`.
         units: int or tuple of ints. Per-head output shape; a tuple gives
             outputs of shape `(batch, K, *units)`.
+        num_variants: int. Number of heads K, `>= 1`.
         hidden_units: int or `None`. Width of each head's hidden layer;
-            `None` for heads without a hidden layer.
+            `None` for heads without a hidden layer. Defaults to 512 (the
+            research notes' width, as in `ApproximatorLayer`).
         activation: str or callable. Activation of the hidden layer.
             Defaults to `"relu"`.
         output_activation: str, callable or `None`. Activation of the
@@ -72,6 +105,9 @@ class VariantHeads(keras.layers.Layer):
         bias_initializer: initializer for the biases. Defaults to `"zeros"`.
         kernel_regularizer: optional regularizer for the kernels.
         bias_regularizer: optional regularizer for the biases.
+        implementation: `"auto"`, `"batched"` or `"per_head"`. How the
+            heads are computed (the result is the same). Defaults to
+            `"auto"`.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -89,21 +125,21 @@ class VariantHeads(keras.layers.Layer):
     Example:
 
     >>> heads = keras_memnets.layers.VariantHeads(
-    ...     num_variants=5, units=784, hidden_units=512,
+    ...     784, num_variants=5, hidden_units=512,
     ...     output_activation="sigmoid")
     >>> tuple(heads(np.zeros((2, 10), "float32")).shape)
     (2, 5, 784)
 
     Reference:
-        Research note `000-memory-and-set-min-notes.txt` (the "variant
-        subnets" of the set-min random loss net).
+        The guide `docs/guides/set_min.rst` (the "variant subnets" of the
+        set-min random loss net).
     """
 
     def __init__(
         self,
-        num_variants,
         units,
-        hidden_units,
+        num_variants,
+        hidden_units=512,
         activation="relu",
         output_activation=None,
         use_bias=True,
@@ -111,49 +147,35 @@ class VariantHeads(keras.layers.Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        implementation="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if (
-            isinstance(num_variants, bool)
-            or not isinstance(num_variants, int)
-            or num_variants < 1
-        ):
-            raise ValueError(
-                "VariantHeads: `num_variants` must be a positive int; got "
-                f"{num_variants!r}."
+        self.implementation = one_of(
+            implementation, "implementation", "VariantHeads", IMPLEMENTATIONS
+        )
+        self.units = standardize_units(units, "units", "VariantHeads")
+        self.num_variants = positive_int(
+            num_variants, "num_variants", "VariantHeads"
+        )
+        if hidden_units is not None:
+            hidden_units = positive_int(
+                hidden_units, "hidden_units", "VariantHeads"
             )
-        if isinstance(units, (list, tuple)):
-            units = tuple(units)
-        else:
-            units = (units,)
-        if not units or any(
-            isinstance(u, bool) or not isinstance(u, int) or u < 1 for u in units
-        ):
-            raise ValueError(
-                "VariantHeads: `units` must be a positive int or a non-empty "
-                f"tuple of positive ints; got {units!r}."
-            )
-        if hidden_units is not None and (
-            isinstance(hidden_units, bool)
-            or not isinstance(hidden_units, int)
-            or hidden_units < 1
-        ):
-            raise ValueError(
-                "VariantHeads: `hidden_units` must be a positive int or None; "
-                f"got {hidden_units!r}."
-            )
-        self.num_variants = num_variants
-        self.units = units
         self.hidden_units = hidden_units
-        self.activation = keras.activations.get(activation)
-        self.output_activation = keras.activations.get(output_activation)
+        self.activation = get_activation(
+            activation, "activation", "VariantHeads"
+        )
+        self.output_activation = get_activation(
+            output_activation, "output_activation", "VariantHeads"
+        )
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self._flat_units = math.prod(units)
+        self._units_shape = units_shape(self.units)
+        self._flat_units = math.prod(self._units_shape)
 
     def _check_input_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -200,7 +222,43 @@ class VariantHeads(keras.layers.Layer):
                 "output", self.hidden_units, self._flat_units
             )
 
+    def _call_per_head(self, inputs):
+        # Unstacking (whose gradient is one stack) rather than slicing
+        # `kernel[k]` (whose gradient is K full-size scatters).
+        def unstack(weight):
+            if weight is None:
+                return [None] * self.num_variants
+            return ops.unstack(ops.convert_to_tensor(weight), axis=0)
+
+        stages = []
+        if self.hidden_kernel is not None:
+            stages.append(
+                (unstack(self.hidden_kernel), unstack(self.hidden_bias), True)
+            )
+        stages.append(
+            (unstack(self.output_kernel), unstack(self.output_bias), False)
+        )
+        outputs = []
+        for k in range(self.num_variants):
+            h = inputs
+            for kernels, biases, hidden in stages:
+                h = ops.matmul(h, kernels[k])
+                if biases[k] is not None:
+                    h = h + biases[k]
+                if hidden:
+                    h = self.activation(h)
+            outputs.append(h)
+        return ops.stack(outputs, axis=1)
+
     def call(self, inputs):
+        if resolve_implementation(self.implementation) == "per_head":
+            outputs = self._call_per_head(inputs)
+            outputs = self.output_activation(outputs)
+            if len(self._units_shape) > 1:
+                outputs = ops.reshape(
+                    outputs, (-1, self.num_variants, *self._units_shape)
+                )
+            return outputs
         if self.hidden_kernel is None:
             # (batch, features) x (K, features, units) -> (batch, K, units)
             outputs = ops.einsum("bi,kio->bko", inputs, self.output_kernel)
@@ -213,24 +271,24 @@ class VariantHeads(keras.layers.Layer):
         if self.output_bias is not None:
             outputs = outputs + self.output_bias
         outputs = self.output_activation(outputs)
-        if len(self.units) > 1:
+        if len(self._units_shape) > 1:
             outputs = ops.reshape(
-                outputs, (-1, self.num_variants, *self.units)
+                outputs, (-1, self.num_variants, *self._units_shape)
             )
         return outputs
 
     def compute_output_shape(self, input_shape):
         self._check_input_shape(input_shape)
-        return (input_shape[0], self.num_variants, *self.units)
+        return (input_shape[0], self.num_variants, *self._units_shape)
 
     def get_config(self):
         config = super().get_config()
         config.update(
             {
+                "units": self.units
+                if isinstance(self.units, int)
+                else list(self.units),
                 "num_variants": self.num_variants,
-                "units": self.units[0] if len(self.units) == 1 else list(
-                    self.units
-                ),
                 "hidden_units": self.hidden_units,
                 "activation": keras.activations.serialize(self.activation),
                 "output_activation": keras.activations.serialize(
@@ -249,6 +307,7 @@ class VariantHeads(keras.layers.Layer):
                 "bias_regularizer": keras.regularizers.serialize(
                     self.bias_regularizer
                 ),
+                "implementation": self.implementation,
             }
         )
         return config

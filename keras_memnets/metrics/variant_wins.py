@@ -5,11 +5,13 @@ import numpy as np
 from keras import ops
 
 from keras_memnets.api_export import register
-from keras_memnets.losses.set_min import check_variant_shapes
-from keras_memnets.losses.set_min import deserialize_base_loss
-from keras_memnets.losses.set_min import resolve_base_loss
-from keras_memnets.losses.set_min import serialize_base_loss
-from keras_memnets.losses.set_min import variant_losses
+from keras_memnets.utils.validation import non_negative_int
+from keras_memnets.utils.validation import positive_int
+from keras_memnets.losses._variants import check_variant_shapes
+from keras_memnets.losses._variants import deserialize_base_loss
+from keras_memnets.losses._variants import resolve_base_loss
+from keras_memnets.losses._variants import serialize_base_loss
+from keras_memnets.losses._variants import variant_losses
 
 
 @register
@@ -133,23 +135,32 @@ def class_winner_distribution(winners, labels, num_variants, num_classes=None):
 
 @register
 class VariantWins(keras.metrics.Metric):
-    """Share of samples won by each of K variants, accumulated over an epoch.
+    """Share of samples won by one of K variants, accumulated over an epoch.
 
     For every sample the winner is the variant with the lowest base loss,
     computed as `keras_memnets.losses.SetMinLoss` computes it but without
     selection noise (as with `log_std=0`), so the metric reports the best
-    variant rather than the noisy training assignment. `result()` returns
-    one value per variant, keys ``{name}_0`` to ``{name}_{K-1}``, each the share of
-    (weighted) samples that variant won; they sum to 1. A dead variant, one
-    that never wins, shows as 0. The raw counts are in the `wins` variable.
+    variant rather than the noisy training assignment. `result()` is the
+    share of (weighted) samples won by variant `variant`; a dead variant,
+    one that never wins, shows as 0. The raw counts of all K variants are in
+    the `wins` variable.
+
+    The result is one scalar, so Keras names it like any other metric: in a
+    model with several outputs the log key gets the output's name as a
+    prefix (`"left_variant_wins_0"`, `"right_variant_wins_0"`), and two
+    outputs never overwrite each other's keys. Track every variant with one
+    metric each:
+    `metrics=[VariantWins(K, k) for k in range(K)]`.
 
     Args:
         num_variants: int. Number of variants K (the size of axis 1 of
             `y_pred`), `>= 2`.
+        variant: int in `[0, K)`. The variant whose share of wins is the
+            result.
         base_loss: str or callable. The per-sample loss function, as for
             `SetMinLoss`. Defaults to `"mse"`.
-        name: str. Metric name and prefix of the result keys. Defaults to
-            `"variant_wins"`.
+        name: str or `None`. Metric name; defaults to
+            ``f"variant_wins_{variant}"``.
         dtype: optional dtype of the metric's computations.
 
     Call arguments:
@@ -158,33 +169,40 @@ class VariantWins(keras.metrics.Metric):
         sample_weight: optional per-sample weights, shape `(batch,)`.
 
     Returns:
-        A dict mapping ``f"{name}_{k}"`` to the share of samples won by
-        variant k.
+        A scalar: the share of samples won by `variant`.
 
     Example:
 
-    >>> wins = keras_memnets.metrics.VariantWins(num_variants=2)
+    >>> wins = keras_memnets.metrics.VariantWins(num_variants=2, variant=1)
     >>> wins.update_state(np.zeros((2, 3)),
     ...                   np.stack([np.ones((2, 3)), np.zeros((2, 3))], 1))
-    >>> {k: float(v) for k, v in wins.result().items()}
-    {'variant_wins_0': 0.0, 'variant_wins_1': 1.0}
+    >>> wins.name, float(wins.result())
+    ('variant_wins_1', 1.0)
 
     Reference:
-        Research note `000-memory-and-set-min-notes.txt` (first part).
+        The guide `docs/guides/set_min.rst`.
     """
 
-    def __init__(self, num_variants, base_loss="mse", name="variant_wins", dtype=None):
-        super().__init__(name=name, dtype=dtype)
-        if (
-            isinstance(num_variants, bool)
-            or not isinstance(num_variants, int)
-            or num_variants < 2
-        ):
+    def __init__(
+        self, num_variants, variant, base_loss="mse", name=None, dtype=None
+    ):
+        num_variants = positive_int(num_variants, "num_variants", "VariantWins")
+        if num_variants < 2:
             raise ValueError(
-                "VariantWins: `num_variants` must be an int >= 2; got "
-                f"{num_variants!r}."
+                "VariantWins: `num_variants` must be an int >= 2, got "
+                f"{num_variants}."
             )
+        variant = non_negative_int(variant, "variant", "VariantWins")
+        if variant >= num_variants:
+            raise ValueError(
+                f"VariantWins: `variant` must be in [0, num_variants="
+                f"{num_variants}), got {variant}."
+            )
+        if name is None:
+            name = f"variant_wins_{variant}"
+        super().__init__(name=name, dtype=dtype)
         self.num_variants = num_variants
+        self.variant = variant
         self._base_loss_fn = resolve_base_loss(base_loss, "VariantWins")
         self.base_loss = base_loss
         self.wins = self.add_variable(
@@ -218,10 +236,7 @@ class VariantWins(keras.metrics.Metric):
 
     def result(self):
         total = ops.maximum(ops.sum(self.wins), 1e-12)
-        shares = self.wins / total
-        return {
-            f"{self.name}_{k}": shares[k] for k in range(self.num_variants)
-        }
+        return self.wins[self.variant] / total
 
     def reset_state(self):
         self.wins.assign(ops.zeros((self.num_variants,), dtype="float32"))
@@ -229,6 +244,7 @@ class VariantWins(keras.metrics.Metric):
     def get_config(self):
         return {
             "num_variants": self.num_variants,
+            "variant": self.variant,
             "base_loss": serialize_base_loss(self.base_loss),
             "name": self.name,
             "dtype": self.dtype,

@@ -1,8 +1,10 @@
-"""An autoencoder with K variant decoders, for training with `SetMinLoss`."""
+"""An autoencoder with K variant decoders, trained with the set-min loss."""
 
 import keras
 
+from keras_memnets.layers.set_min_selection import SetMinSelection
 from keras_memnets.layers.variant_heads import VariantHeads
+from keras_memnets.utils.validation import positive_int
 
 
 def set_min_autoencoder(
@@ -12,6 +14,11 @@ def set_min_autoencoder(
     hidden_units=512,
     activation="relu",
     output_activation="sigmoid",
+    base_loss="mse",
+    log_std=0.0,
+    relaxation=0.0,
+    noise_space="log",
+    seed=None,
     name="set_min_autoencoder",
 ):
     """Builds an autoencoder whose decoder has K variant heads.
@@ -25,11 +32,17 @@ def set_min_autoencoder(
       variants;
     - decoder: `keras_memnets.layers.VariantHeads` with `num_variants`
       heads, each `Dense(hidden_units, activation)` then
-      `Dense(input_dim, output_activation)`, computed batched.
+      `Dense(input_dim, output_activation)`, computed batched;
+    - a `keras_memnets.layers.SetMinSelection` layer that adds the set-min
+      random loss of the variants against the input itself, with its
+      `log_std` and noise stream as model state.
 
-    Train it with `keras_memnets.losses.SetMinLoss` against the input
-    itself: `model.fit(x, x)`. With the defaults the outputs are sigmoid
-    pixels in [0, 1] for flattened MNIST digits.
+    The model carries its loss: compile it with `loss=None` and train with
+    `model.fit(x)` (or `model.fit(x, x)` to give metrics such as
+    `keras_memnets.metrics.VariantWins` a target). A
+    `keras_memnets.callbacks.LogStdSchedule` controls the selection layer's
+    `log_std`. With the defaults the outputs are sigmoid pixels in [0, 1]
+    for flattened MNIST digits.
 
     Args:
         input_dim: int. Size of the flat input and of each reconstruction.
@@ -42,12 +55,21 @@ def set_min_autoencoder(
             `"relu"`.
         output_activation: str, callable or `None`. Activation of the
             reconstructions. Defaults to `"sigmoid"`.
+        base_loss: str or callable. Per-sample loss of a variant, as for
+            `SetMinSelection`. Defaults to `"mse"`.
+        log_std: float. Initial selection noise, `>= 0`. Defaults to 0.
+        relaxation: float in `[0, 1]`. Share of the loss given to the
+            losing variants. Defaults to 0.
+        noise_space: `"log"` or `"linear"`: where the selection noise is
+            added (see `SetMinSelection`). Defaults to `"log"`.
+        seed: int or `None`. Seed of the selection noise.
         name: str. The model's name.
 
     Returns:
         A functional `keras.Model` mapping `(batch, input_dim)` to
         `(batch, num_variants, input_dim)`; its layers are named
-        `"encoder_hidden"`, `"code"` and `"variant_decoders"`.
+        `"encoder_hidden"`, `"code"`, `"variant_decoders"` and
+        `"set_min_selection"`.
 
     Example:
 
@@ -55,12 +77,11 @@ def set_min_autoencoder(
     ...     input_dim=784, latent_dim=10, num_variants=5)
     >>> model.output_shape
     (None, 5, 784)
-    >>> model.compile("adam", loss=keras_memnets.losses.SetMinLoss())
+    >>> model.compile("adam", loss=None)
 
     Reference:
-        Research note `000-memory-and-set-min-notes.txt` (first part: an
-        MNIST autoencoder with `dl=10` trained with the set-min random
-        loss).
+        The guide `docs/guides/set_min.rst` (an MNIST autoencoder with
+        `dl=10` trained with the set-min random loss).
     """
     for arg, value in (
         ("input_dim", input_dim),
@@ -68,22 +89,26 @@ def set_min_autoencoder(
         ("num_variants", num_variants),
         ("hidden_units", hidden_units),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(
-                f"set_min_autoencoder: `{arg}` must be a positive int; got "
-                f"{value!r}."
-            )
+        positive_int(value, arg, "set_min_autoencoder")
     inputs = keras.Input(shape=(input_dim,), name="image")
     hidden = keras.layers.Dense(
         hidden_units, activation=activation, name="encoder_hidden"
     )(inputs)
     code = keras.layers.Dense(latent_dim, name="code")(hidden)
-    outputs = VariantHeads(
-        num_variants=num_variants,
-        units=input_dim,
+    variants = VariantHeads(
+        input_dim,
+        num_variants,
         hidden_units=hidden_units,
         activation=activation,
         output_activation=output_activation,
         name="variant_decoders",
     )(code)
+    outputs = SetMinSelection(
+        base_loss=base_loss,
+        log_std=log_std,
+        relaxation=relaxation,
+        noise_space=noise_space,
+        seed=seed,
+        name="set_min_selection",
+    )([variants, inputs])
     return keras.Model(inputs, outputs, name=name)

@@ -7,22 +7,27 @@ import numpy as np
 import pytest
 
 from keras_memnets.callbacks import LogStdSchedule
-from keras_memnets.losses import SetMinLoss
-from tests.losses.test_set_min import fixed_two_variant_model
+from keras_memnets.layers import SetMinSelection
+from tests.layers.test_set_min_selection import fixed_two_variant_model
 
 
 class Recorder(keras.callbacks.Callback):
-    """Records the loss's log_std before every training batch."""
+    """Records the layer's log_std before every training batch."""
 
-    def __init__(self, loss, clock=None, tick=1.0):
+    def __init__(self, layer, clock=None, tick=1.0):
         super().__init__()
-        self.set_min = loss
+        self.set_min = layer
         self.clock = clock
         self.tick = tick
         self.values = []
 
     def on_train_batch_begin(self, batch, logs=None):
-        self.values.append(float(keras.ops.convert_to_numpy(self.set_min.log_std)))
+        # JAX's fit holds the state outside the variables mid-epoch.
+        if hasattr(self.model, "jax_state_sync"):
+            self.model.jax_state_sync()
+        self.values.append(
+            float(keras.ops.convert_to_numpy(self.set_min.log_std))
+        )
 
     def on_train_batch_end(self, batch, logs=None):
         if self.clock is not None:
@@ -43,17 +48,21 @@ def test_value_at_boundaries():
     assert got == [1.0, 1.0, 10.0, 10.0, 10.0, 100.0, 100.0, 100.0]
     seconds = LogStdSchedule([(0.5, 0.0), (1.5, 2.0)], unit="seconds")
     assert [seconds.value_at(t) for t in (0.0, 0.49, 0.5, 1.99, 2.0, 50.0)] == [
-        0.0, 0.0, 2.0, 2.0, 2.0, 2.0,
+        0.0,
+        0.0,
+        2.0,
+        2.0,
+        2.0,
+        2.0,
     ]
 
 
 def test_epoch_schedule_reaches_the_compiled_step():
     # Variants lose exactly 1 and 4; with log_std 0 the loss is exactly 1.
-    model, loss, x, y = fixed_two_variant_model()
-    recorder = Recorder(loss)
+    model, layer, inputs = fixed_two_variant_model()
+    recorder = Recorder(layer)
     history = model.fit(
-        x,
-        y,
+        inputs,
         epochs=4,
         batch_size=16,
         verbose=0,
@@ -67,60 +76,80 @@ def test_epoch_schedule_reaches_the_compiled_step():
 
 
 def test_seconds_schedule_with_a_fake_clock():
-    model, loss, x, y = fixed_two_variant_model()
+    model, layer, inputs = fixed_two_variant_model()
     clock = FakeClock()
-    schedule = LogStdSchedule([(2.5, 0.0), (2.0, 100.0), (3.0, 7.0)], unit="seconds")
+    schedule = LogStdSchedule(
+        [(2.5, 0.0), (2.0, 100.0), (3.0, 7.0)], unit="seconds"
+    )
     schedule._clock = clock
-    recorder = Recorder(loss, clock=clock, tick=1.0)
+    recorder = Recorder(layer, clock=clock, tick=1.0)
     # 4 batches per epoch, one fake second each.
     history = model.fit(
-        x, y, epochs=1, batch_size=16, verbose=0, callbacks=[schedule, recorder]
+        inputs,
+        epochs=1,
+        batch_size=16,
+        verbose=0,
+        callbacks=[schedule, recorder],
     )
     # Elapsed 0, 1, 2 -> 0.0; 3, 4 -> 100.0 (the switch lands mid-epoch).
     assert recorder.values == [0.0, 0.0, 0.0, 100.0]
     assert 1.0 < history.history["loss"][0] < 3.5
     # Time outside fit() does not count; a second fit() continues the count.
     clock.now += 1000.0
-    model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[schedule, recorder])
+    model.fit(
+        inputs,
+        epochs=1,
+        batch_size=16,
+        verbose=0,
+        callbacks=[schedule, recorder],
+    )
     assert recorder.values[4:] == [100.0, 7.0, 7.0, 7.0]
     assert schedule.elapsed_seconds() == 8.0
 
 
-def test_finds_losses_by_default_by_name_and_by_object():
-    a, b = SetMinLoss(name="a"), SetMinLoss(name="b")
-    fake = types.SimpleNamespace(loss={"x": a, "y": "mse", "z": b})
+def _built(name):
+    layer = SetMinSelection(name=name)
+    layer.build([(None, 2, 3), (None, 3)])
+    return layer
+
+
+def _value(layer):
+    return float(keras.ops.convert_to_numpy(layer.log_std))
+
+
+def test_finds_layers_by_default_by_name_and_by_object():
+    a, b = _built("a"), _built("b")
+    inner = types.SimpleNamespace(layers=[b])
+    fake = types.SimpleNamespace(layers=[keras.layers.Dense(2), a, inner])
     both = LogStdSchedule([(1, 3.0)])
     both.set_model(fake)
     both.on_train_begin()
     both.on_epoch_begin(0)
-    assert float(keras.ops.convert_to_numpy(a.log_std)) == 3.0
-    assert float(keras.ops.convert_to_numpy(b.log_std)) == 3.0
-    only_b = LogStdSchedule([(1, 5.0)], loss="b")
+    assert _value(a) == 3.0 and _value(b) == 3.0  # b through a nested model
+    only_b = LogStdSchedule([(1, 5.0)], layer="b")
     only_b.set_model(fake)
     only_b.on_train_begin()
     only_b.on_epoch_begin(0)
-    assert float(keras.ops.convert_to_numpy(a.log_std)) == 3.0
-    assert float(keras.ops.convert_to_numpy(b.log_std)) == 5.0
-    # An explicit object need not be in model.loss; the config stores names.
-    c = SetMinLoss(name="c")
-    explicit = LogStdSchedule([(1, 2.0)], loss=[c, "a"])
+    assert _value(a) == 3.0 and _value(b) == 5.0
+    # An explicit object need not be in the model; the config stores names.
+    c = _built("c")
+    explicit = LogStdSchedule([(1, 2.0)], layer=[c, "a"])
     explicit.set_model(fake)
     explicit.on_train_begin()
     explicit.on_epoch_begin(0)
-    assert float(keras.ops.convert_to_numpy(c.log_std)) == 2.0
-    assert float(keras.ops.convert_to_numpy(a.log_std)) == 2.0
-    assert explicit.get_config()["loss"] == ["c", "a"]
+    assert _value(c) == 2.0 and _value(a) == 2.0
+    assert explicit.get_config()["layer"] == ["c", "a"]
     clone = LogStdSchedule.from_config(explicit.get_config())
-    assert clone.schedule == [(1, 2.0)] and clone.loss == ["c", "a"]
+    assert clone.schedule == [(1, 2.0)] and clone.layer == ["c", "a"]
 
 
-def test_missing_loss_is_a_clear_error():
+def test_missing_layer_is_a_clear_error():
     schedule = LogStdSchedule([(1, 1.0)])
-    schedule.set_model(types.SimpleNamespace(loss="mse"))
-    with pytest.raises(ValueError, match="LogStdSchedule.*no SetMinLoss"):
+    schedule.set_model(types.SimpleNamespace(layers=[keras.layers.Dense(1)]))
+    with pytest.raises(ValueError, match="LogStdSchedule.*no SetMinSelection"):
         schedule.on_train_begin()
-    named = LogStdSchedule([(1, 1.0)], loss="missing")
-    named.set_model(types.SimpleNamespace(loss=SetMinLoss(name="other")))
+    named = LogStdSchedule([(1, 1.0)], layer="missing")
+    named.set_model(types.SimpleNamespace(layers=[_built("other")]))
     with pytest.raises(ValueError, match="LogStdSchedule.*'missing'.*'other'"):
         named.on_train_begin()
 
@@ -136,7 +165,7 @@ def test_missing_loss_is_a_clear_error():
         ({"schedule": [(1, -1.0)]}, ValueError, ">= 0"),
         ({"schedule": [(1, "a")]}, TypeError, "must be a number"),
         ({"schedule": [(1, 1.0)], "unit": "hours"}, ValueError, "unit"),
-        ({"schedule": [(1, 1.0)], "loss": 3}, TypeError, "loss"),
+        ({"schedule": [(1, 1.0)], "layer": 3}, TypeError, "layer"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
@@ -149,6 +178,6 @@ def test_fractional_seconds_are_fine():
     assert schedule.get_config() == {
         "schedule": [[0.25, 1.0]],
         "unit": "seconds",
-        "loss": None,
+        "layer": None,
     }
     assert np.isclose(schedule.value_at(0.3), 1.0)
