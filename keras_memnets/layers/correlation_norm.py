@@ -364,6 +364,35 @@ class CorrelationNorm(keras.layers.Layer):
             x = ops.reshape(x, (-1, self._num_features))
         return x
 
+    def _block_covariances(self, xc, n):
+        """Biased covariances of `xc` (N, D) inside the feature blocks.
+
+        Returns a list of `(covariance, size)` pairs: the `(blocks, k, k)`
+        covariances of the full blocks of `k` features (a batched matmul
+        whose batch is the blocks) and the `(rest, rest)` covariance of the
+        last, smaller block. Their diagonals are the feature variances, so
+        one product gives the variance and the covariance terms.
+        """
+        d = self._num_features
+        k = d if self.block_size is None else min(self.block_size, d)
+        full_blocks, rest = divmod(d, k)
+        blocks = []
+        if full_blocks == 1:
+            main = xc[:, :k] if rest else xc
+            blocks.append(
+                (ops.expand_dims(ops.matmul(ops.transpose(main), main), 0) / n, k)
+            )
+        else:
+            main = xc[:, : full_blocks * k] if rest else xc
+            main = ops.transpose(ops.reshape(main, (-1, full_blocks, k)), (1, 2, 0))
+            blocks.append((ops.matmul(main, ops.transpose(main, (0, 2, 1))) / n, k))
+        if rest:
+            tail = xc[:, full_blocks * k :]
+            blocks.append(
+                (ops.expand_dims(ops.matmul(ops.transpose(tail), tail), 0) / n, rest)
+            )
+        return blocks
+
     def _feature_terms(self, x):
         """Returns `(mean_term, variance_term, covariance_term)` of `x` (N, D)."""
         dtype = ops.dtype(x)
@@ -371,27 +400,18 @@ class CorrelationNorm(keras.layers.Layer):
         n = ops.cast(ops.shape(x)[0], dtype)
         mu = ops.mean(x, axis=0)
         xc = x - mu
-        variance = ops.sum(ops.square(xc), axis=0) / n
         mean_term = ops.mean(ops.square(mu))
-        variance_term = ops.mean(ops.square(variance - 1.0))
-
-        k = d if self.block_size is None else min(self.block_size, d)
-        full_blocks, rest = divmod(d, k)
+        var_sum = ops.zeros((), dtype)
         off_sum = ops.zeros((), dtype)
-        if k > 1:
-            # (blocks, k, N) @ (blocks, N, k): one batched matmul, measured
-            # faster than the equivalent einsum on TensorFlow's CPU kernels.
-            main = ops.reshape(xc[:, : full_blocks * k], (-1, full_blocks, k))
-            main = ops.transpose(main, (1, 2, 0))
-            cov = ops.matmul(main, ops.transpose(main, (0, 2, 1))) / n
-            off = 1.0 - ops.eye(k, dtype=dtype)
-            off_sum = off_sum + ops.sum(ops.square(cov) * off)
-        if rest > 1:
-            tail = xc[:, full_blocks * k :]
-            cov = ops.matmul(ops.transpose(tail), tail) / n
-            off = 1.0 - ops.eye(rest, dtype=dtype)
-            off_sum = off_sum + ops.sum(ops.square(cov) * off)
-        num_off = full_blocks * k * (k - 1) + rest * (rest - 1)
+        num_off = 0
+        for cov, size in self._block_covariances(xc, n):
+            eye = ops.eye(size, dtype=dtype)
+            variance = ops.sum(cov * eye, axis=-1)
+            var_sum = var_sum + ops.sum(ops.square(variance - 1.0))
+            if size > 1:
+                off_sum = off_sum + ops.sum(ops.square(cov) * (1.0 - eye))
+                num_off += int(cov.shape[0]) * size * (size - 1)
+        variance_term = var_sum / float(d)
         covariance_term = off_sum / float(max(num_off, 1))
         return mean_term, variance_term, covariance_term
 
@@ -400,8 +420,8 @@ class CorrelationNorm(keras.layers.Layer):
         batch = ops.shape(x)[0]
         v = ops.reshape(x, (batch, -1))
         inv_norm = ops.rsqrt(ops.sum(ops.square(v), axis=1) + self.epsilon)
+        unit = v * ops.expand_dims(inv_norm, 1)
         if self.num_pair_offsets is None:
-            unit = v * ops.expand_dims(inv_norm, 1)
             cos = ops.reshape(ops.matmul(unit, ops.transpose(unit)), (-1,))
             index = ops.arange(batch)
             valid = ops.reshape(
@@ -415,17 +435,67 @@ class CorrelationNorm(keras.layers.Layer):
         )
         span = ops.cast(ops.maximum(batch - 1, 0), "float32")
         offsets = ops.cast(ops.floor(u * span), "int32") + 1
-        cosines = []
-        for j in range(self.num_pair_offsets):
-            shift = -offsets[j]
-            dots = ops.sum(v * ops.roll(v, shift, axis=0), axis=1)
-            cosines.append(dots * inv_norm * ops.roll(inv_norm, shift, axis=0))
+        cosines = [
+            ops.sum(unit * ops.roll(unit, -offsets[j], axis=0), axis=1)
+            for j in range(self.num_pair_offsets)
+        ]
         cos = ops.concatenate(cosines, 0)
         # With B = 1 the only "partner" is the sample itself: no pairs.
         valid = ops.logical_and(ops.ones_like(cos, dtype="bool"), batch > 1)
         return cos, valid
 
-    def _pair_terms(self, cos, valid, hurdle):
+    def _num_valid_pairs(self, batch):
+        """The number of valid pairs for a static batch size."""
+        if batch <= 1:
+            return 0
+        if self.num_pair_offsets is None:
+            return batch * (batch - 1) // 2
+        return self.num_pair_offsets * batch
+
+    def _quantile(self, cos, valid, num_pairs, batch):
+        """Linear-interpolation quantile (numpy's default) of valid cosines.
+
+        With a static batch size the two order statistics that the quantile
+        interpolates come from `top_k` on the side of the distribution they
+        lie on (the top `positive_fraction` of the cosines, a tenth by
+        default) instead of a full sort; with a dynamic batch size from a
+        full sort.
+        """
+        q = 1.0 - self.positive_fraction
+        cos = ops.stop_gradient(cos)
+        m = None if batch is None else self._num_valid_pairs(batch)
+        if m is not None and m > 0:
+            position = q * (m - 1)
+            low = min(int(math.floor(position)), m - 1)
+            frac = position - low
+            high = min(low + 1, m - 1)
+            if m - low <= high + 1:
+                # The k = m - low largest valid cosines, descending: the
+                # ascending rank r sits at index m - 1 - r.
+                k = m - low
+                top = ops.top_k(
+                    ops.where(valid, cos, -_NO_PAIR * ops.ones_like(cos)), k
+                )[0]
+                below, above = top[k - 1], top[m - 1 - high]
+            else:
+                # The high + 1 smallest, ascending through a top_k of -cos.
+                k = high + 1
+                bottom = -ops.top_k(
+                    ops.where(valid, -cos, -_NO_PAIR * ops.ones_like(cos)), k
+                )[0]
+                below, above = bottom[low], bottom[high]
+            return (1.0 - frac) * below + frac * above
+        # Invalid entries sort to the end, the valid ones fill 0 .. P - 1.
+        ranked = ops.sort(ops.where(valid, cos, _NO_PAIR * ops.ones_like(cos)))
+        last = ops.maximum(num_pairs - 1.0, 0.0)
+        position = q * last
+        low = ops.floor(position)
+        frac = position - low
+        below = ops.take(ranked, ops.cast(low, "int32"))
+        above = ops.take(ranked, ops.cast(ops.minimum(low + 1.0, last), "int32"))
+        return (1.0 - frac) * below + frac * above
+
+    def _pair_terms(self, cos, valid, hurdle, batch=None):
         """Returns `(pair_loss, positive_fraction, quantile, num_pairs)`."""
         dtype = ops.dtype(cos)
         w = ops.cast(valid, dtype)
@@ -435,18 +505,7 @@ class CorrelationNorm(keras.layers.Layer):
         per_pair = ops.where(positive, ops.square(1.0 - cos), ops.square(cos))
         pair_loss = ops.sum(per_pair * w) / denom
         positive_fraction = ops.sum(ops.cast(positive, dtype)) / denom
-        # Linear-interpolation quantile of the valid cosines: invalid entries
-        # sort to the end, the valid ones fill positions 0 .. P - 1.
-        ranked = ops.sort(
-            ops.where(valid, ops.stop_gradient(cos), _NO_PAIR * ops.ones_like(cos))
-        )
-        last = ops.maximum(num_pairs - 1.0, 0.0)
-        position = (1.0 - self.positive_fraction) * last
-        low = ops.floor(position)
-        frac = position - low
-        below = ops.take(ranked, ops.cast(low, "int32"))
-        above = ops.take(ranked, ops.cast(ops.minimum(low + 1.0, last), "int32"))
-        quantile = (1.0 - frac) * below + frac * above
+        quantile = self._quantile(cos, valid, num_pairs, batch)
         return pair_loss, positive_fraction, quantile, num_pairs
 
     def _local_losses(self, inputs, hurdle=None):
@@ -464,8 +523,9 @@ class CorrelationNorm(keras.layers.Layer):
         hurdle = ops.cast(ops.stop_gradient(ops.convert_to_tensor(hurdle)), dtype)
         mean_t, var_t, cov_t = self._feature_terms(self._feature_rows(x))
         cos, valid = self._pair_cosines(x)
+        batch = x.shape[0]
         pair_loss, pos_frac, quantile, num_pairs = self._pair_terms(
-            cos, valid, hurdle
+            cos, valid, hurdle, None if batch is None else int(batch)
         )
         return {
             "feature_mean": mean_t,
