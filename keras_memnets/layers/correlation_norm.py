@@ -55,14 +55,24 @@ class _LayerStatistic(keras.metrics.Metric):
         self._reset()
 
 
-def _detached(variable):
-    """Whether the JAX trainer has detached `variable` for a traced step."""
-    # keras-team/keras#21639: while JAX `fit`/`evaluate` run a step, the
-    # trainer detaches the values of all model variables and, when it computes
-    # the step's logs, maps only the metric variables. Reading a layer
-    # variable there fails, so the step's log shows NaN for the statistic; the
-    # epoch-end logs are read after the state is re-attached and are exact.
-    return keras.config.backend() == "jax" and getattr(variable, "_value", 0) is None
+def _read_state(variable):
+    """`variable.value`, or `None` where Keras has detached the variable.
+
+    keras-team/keras#21639 (open; see also #19402): while the JAX trainer
+    computes a step's logs inside its compiled `fit`/`evaluate` step, it maps
+    only the metric variables and has detached the values of all other model
+    variables, so a layer variable cannot be read there; Keras's public
+    `Variable.value` then raises a `TypeError` (it has no value and no
+    initializer left to build a placeholder from). This reads through the
+    public property and turns exactly that failure, on JAX only, into `None`.
+    The epoch-end logs are read after the state is re-attached and are exact.
+    """
+    try:
+        return variable.value
+    except TypeError:
+        if keras.config.backend() != "jax":
+            raise
+        return None
 
 
 @register
@@ -114,8 +124,8 @@ class CorrelationNorm(keras.layers.Layer):
     `_positive_fraction` and `_hurdle` in the `fit` logs. They are reset at
     the start of every epoch and are 0 in `evaluate` (no losses at
     inference). On the JAX backend the per-step logs of `fit` show NaN for
-    them (Keras cannot read layer state while it computes a step's logs);
-    the epoch-end logs and the history are exact.
+    them (Keras cannot read layer state while it computes a step's logs,
+    keras-team/keras#21639); the epoch-end logs and the history are exact.
 
     Under a data-parallel `tf.distribute` strategy every replica computes
     the losses on its local batch; the hurdle and the running statistics use
@@ -333,19 +343,21 @@ class CorrelationNorm(keras.layers.Layer):
 
     def _statistic_reader(self, index):
         def read():
-            if _detached(self.statistics_total):
+            total = _read_state(self.statistics_total)
+            count = _read_state(self.statistics_count)
+            if total is None or count is None:
                 return ops.convert_to_tensor(float("nan"), "float32")
-            count = ops.maximum(self.statistics_count, 1.0)
-            return self.statistics_total[index] / count
+            return total[index] / ops.maximum(count, 1.0)
 
         return read
 
     def _read_hurdle(self):
-        if _detached(self.current_hurdle):
+        hurdle = _read_state(self.current_hurdle)
+        if hurdle is None:
             return ops.convert_to_tensor(float("nan"), "float32")
         # A copy: on JAX the variable's own buffer is donated to the next
         # training step, and a logged value must outlive it.
-        return ops.copy(self.current_hurdle.value)
+        return ops.copy(hurdle)
 
     def _reset_statistics(self):
         self.statistics_total.assign(ops.zeros((len(STATISTICS),), "float32"))

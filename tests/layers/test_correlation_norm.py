@@ -399,6 +399,53 @@ def test_metrics_reach_fit_logs_and_match_the_reference():
     assert result["cn_positive_fraction"] == 0.0
 
 
+@pytest.mark.parametrize("run_eagerly", [False, True], ids=["compiled", "eager"])
+def test_per_step_logs_are_exact_or_nan_never_stale(run_eagerly):
+    # Issue 9: the metric views read the layer's state through the public
+    # `Variable.value` only. Each step's log is the running mean of the
+    # statistics so far, except inside a JAX training step, where Keras has
+    # detached the layer's variables (keras-team/keras#21639): NaN there,
+    # never a placeholder 0 or a stale value.
+    x = rng_normal((24, 6), seed=21, loc=0.4)
+    y = rng_normal((24, 2), seed=22)
+    inputs = keras.Input((6,))
+    h = CorrelationNorm(
+        name="cn", block_size=4, hurdle=0.2, hurdle_momentum=1.0, num_pair_offsets=None
+    )(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(h))
+    model.compile("sgd", "mse", run_eagerly=run_eagerly)
+    logged = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            logged.append((logs["cn_feature_mean"], logs["cn_hurdle"]))
+
+    history = model.fit(
+        x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[Record()]
+    )
+    means = [np_feature_terms(x[i : i + 8], 4)[0] for i in range(0, 24, 8)]
+    running = np.cumsum(means) / np.arange(1, 4)
+    # The JAX trainer detaches the state in compiled and eager steps alike.
+    detached = BACKEND == "jax"
+    for (mean, hurdle), expected in zip(logged, running):
+        if detached:
+            assert np.isnan(mean) and np.isnan(hurdle)
+        else:
+            np.testing.assert_allclose(mean, expected, rtol=1e-5)
+            np.testing.assert_allclose(hurdle, 0.2, rtol=1e-6)
+    np.testing.assert_allclose(
+        history.history["cn_feature_mean"], [running[-1]], rtol=1e-5
+    )
+
+
+def test_layer_reads_no_private_keras_state():
+    import inspect
+
+    from keras_memnets.layers import correlation_norm
+
+    assert "._value" not in inspect.getsource(correlation_norm)
+
+
 # ---------------------------------------------------------------------------
 # Saving.
 
