@@ -211,7 +211,9 @@ class CorrelationNorm(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         name = type(self).__name__
-        if block_size is not None and (not _is_integer(block_size) or block_size < 1):
+        if block_size is not None and (
+            not _is_integer(block_size) or block_size < 1
+        ):
             raise ValueError(
                 f"{name}: `block_size` must be an integer >= 1 or None, "
                 f"got {block_size!r}."
@@ -247,9 +249,7 @@ class CorrelationNorm(keras.layers.Layer):
                 f"(all pairs), got {num_pair_offsets!r}."
             )
         if not isinstance(detach, bool):
-            raise TypeError(
-                f"{name}: `detach` must be a bool, got {detach!r}."
-            )
+            raise TypeError(f"{name}: `detach` must be a bool, got {detach!r}.")
         if not _is_number(epsilon) or not epsilon > 0:
             raise ValueError(
                 f"{name}: `epsilon` must be a number > 0, got {epsilon!r}."
@@ -280,6 +280,11 @@ class CorrelationNorm(keras.layers.Layer):
         self.data_format = data_format
         self.supports_masking = True
         self.seed_generator = keras.random.SeedGenerator(self.seed)
+        # How the hurdle's quantile is found (see `_quantile`): top_k was
+        # faster than a full sort on PyTorch only (issue 13's benchmark).
+        self._quantile_path = (
+            "top_k" if keras.config.backend() == "torch" else "sort"
+        )
 
     def build(self, input_shape):
         name = type(self).__name__
@@ -376,54 +381,39 @@ class CorrelationNorm(keras.layers.Layer):
             x = ops.reshape(x, (-1, self._num_features))
         return x
 
-    def _block_covariances(self, xc, n):
-        """Biased covariances of `xc` (N, D) inside the feature blocks.
-
-        Returns a list of `(covariance, size)` pairs: the `(blocks, k, k)`
-        covariances of the full blocks of `k` features (a batched matmul
-        whose batch is the blocks) and the `(rest, rest)` covariance of the
-        last, smaller block. Their diagonals are the feature variances, so
-        one product gives the variance and the covariance terms.
-        """
-        d = self._num_features
-        k = d if self.block_size is None else min(self.block_size, d)
-        full_blocks, rest = divmod(d, k)
-        blocks = []
-        if full_blocks == 1:
-            main = xc[:, :k] if rest else xc
-            blocks.append(
-                (ops.expand_dims(ops.matmul(ops.transpose(main), main), 0) / n, k)
-            )
-        else:
-            main = xc[:, : full_blocks * k] if rest else xc
-            main = ops.transpose(ops.reshape(main, (-1, full_blocks, k)), (1, 2, 0))
-            blocks.append((ops.matmul(main, ops.transpose(main, (0, 2, 1))) / n, k))
-        if rest:
-            tail = xc[:, full_blocks * k :]
-            blocks.append(
-                (ops.expand_dims(ops.matmul(ops.transpose(tail), tail), 0) / n, rest)
-            )
-        return blocks
-
     def _feature_terms(self, x):
-        """Returns `(mean_term, variance_term, covariance_term)` of `x` (N, D)."""
+        """Returns `(mean_term, variance_term, covariance_term)` of `x` (N, D).
+
+        The covariance inside the blocks is one batched
+        `(blocks, k, N) @ (blocks, N, k)` matmul (plus one small matmul for
+        a partial last block). Measured against `k - 1` shifted elementwise
+        products `xc[:, j] * xc[:, j + s]` (issue 13), it was as fast on
+        PyTorch and faster on JAX and TensorFlow's CPU kernels
+        (`benchmarks/correlation_norm.py`).
+        """
         dtype = ops.dtype(x)
         d = self._num_features
         n = ops.cast(ops.shape(x)[0], dtype)
         mu = ops.mean(x, axis=0)
         xc = x - mu
         mean_term = ops.mean(ops.square(mu))
-        var_sum = ops.zeros((), dtype)
+        variance = ops.sum(ops.square(xc), axis=0) / n
+        variance_term = ops.mean(ops.square(variance - 1.0))
+        k = d if self.block_size is None else min(self.block_size, d)
+        full_blocks, rest = divmod(d, k)
         off_sum = ops.zeros((), dtype)
-        num_off = 0
-        for cov, size in self._block_covariances(xc, n):
-            eye = ops.eye(size, dtype=dtype)
-            variance = ops.sum(cov * eye, axis=-1)
-            var_sum = var_sum + ops.sum(ops.square(variance - 1.0))
-            if size > 1:
-                off_sum = off_sum + ops.sum(ops.square(cov) * (1.0 - eye))
-                num_off += int(cov.shape[0]) * size * (size - 1)
-        variance_term = var_sum / float(d)
+        if k > 1:
+            main = ops.reshape(xc[:, : full_blocks * k], (-1, full_blocks, k))
+            main = ops.transpose(main, (1, 2, 0))
+            cov = ops.matmul(main, ops.transpose(main, (0, 2, 1))) / n
+            off = 1.0 - ops.eye(k, dtype=dtype)
+            off_sum = off_sum + ops.sum(ops.square(cov) * off)
+        if rest > 1:
+            tail = xc[:, full_blocks * k :]
+            cov = ops.matmul(ops.transpose(tail), tail) / n
+            off = 1.0 - ops.eye(rest, dtype=dtype)
+            off_sum = off_sum + ops.sum(ops.square(cov) * off)
+        num_off = full_blocks * k * (k - 1) + rest * (rest - 1)
         covariance_term = off_sum / float(max(num_off, 1))
         return mean_term, variance_term, covariance_term
 
@@ -467,15 +457,17 @@ class CorrelationNorm(keras.layers.Layer):
     def _quantile(self, cos, valid, num_pairs, batch):
         """Linear-interpolation quantile (numpy's default) of valid cosines.
 
-        With a static batch size the two order statistics that the quantile
-        interpolates come from `top_k` on the side of the distribution they
-        lie on (the top `positive_fraction` of the cosines, a tenth by
-        default) instead of a full sort; with a dynamic batch size from a
-        full sort.
+        On PyTorch, with a static batch size, the two order statistics that
+        the quantile interpolates come from one `top_k` on the side of the
+        distribution they lie on (the top `positive_fraction` of the pairs)
+        instead of a full sort; elsewhere from a full sort, which measured
+        as fast or faster on JAX and TensorFlow (issue 13).
         """
         q = 1.0 - self.positive_fraction
         cos = ops.stop_gradient(cos)
         m = None if batch is None else self._num_valid_pairs(batch)
+        if self._quantile_path == "sort":
+            m = None
         if m is not None and m > 0:
             position = q * (m - 1)
             low = min(int(math.floor(position)), m - 1)
@@ -504,7 +496,9 @@ class CorrelationNorm(keras.layers.Layer):
         low = ops.floor(position)
         frac = position - low
         below = ops.take(ranked, ops.cast(low, "int32"))
-        above = ops.take(ranked, ops.cast(ops.minimum(low + 1.0, last), "int32"))
+        above = ops.take(
+            ranked, ops.cast(ops.minimum(low + 1.0, last), "int32")
+        )
         return (1.0 - frac) * below + frac * above
 
     def _pair_terms(self, cos, valid, hurdle, batch=None):
@@ -532,7 +526,9 @@ class CorrelationNorm(keras.layers.Layer):
         x = ops.convert_to_tensor(inputs)
         dtype = self._stat_dtype(x)
         x = ops.cast(x, dtype)
-        hurdle = ops.cast(ops.stop_gradient(ops.convert_to_tensor(hurdle)), dtype)
+        hurdle = ops.cast(
+            ops.stop_gradient(ops.convert_to_tensor(hurdle)), dtype
+        )
         mean_t, var_t, cov_t = self._feature_terms(self._feature_rows(x))
         cos, valid = self._pair_cosines(x)
         batch = x.shape[0]
