@@ -470,7 +470,7 @@ class CorrelationNorm(keras.layers.Layer):
             m = None
         if m is not None and m > 0:
             position = q * (m - 1)
-            low = min(int(math.floor(position)), m - 1)
+            low = min(math.floor(position), m - 1)
             frac = position - low
             high = min(low + 1, m - 1)
             if m - low <= high + 1:
