@@ -10,7 +10,6 @@ import numbers
 import keras
 from keras import ops
 
-
 # Order of the running statistics kept in `CorrelationNorm.statistics_total`.
 STATISTICS = (
     "feature_mean",
