@@ -2,21 +2,24 @@
 
 Model: Input(256) -> Dense(width) -> [norm] -> ReLU -> Dense(10), batch 256,
 softmax cross-entropy, Adam. Each step is one `model.train_on_batch` call,
-timed one by one, the variants interleaved (`benchmarks/timing.py`).
+timed one by one, all variants of a width interleaved in one run
+(`benchmarks/timing.py`), median with min/max after warm-up.
 
-1. At width 512: nothing, BatchNormalization, CorrelationNorm(block_size=8)
-   and CorrelationNorm(block_size=None) (full covariance). Goal: block 8 <=
-   1.5 x BatchNormalization.
-2. Growth with width 256 ... 4096 for nothing, BatchNormalization and
-   CorrelationNorm block 8 (full covariance up to 2048): the cost of block 8
-   should grow linearly with the width, the full covariance quadratically.
+Variants: nothing, BatchNormalization, CorrelationNorm(block_size=8) as it
+is now ("block8") and as released in 0.1 ("block8_v0_1", the frozen copy in
+`benchmarks/reference/`, the "before" of issue 13), and the full covariance
+(`block_size=None`, up to width 2048).
+
+Goals (issue 13): block 8 <= 1.5 x BatchNormalization at every width
+256 ... 4096 on each backend, <= 1.25 x on the best backend, and linear
+growth in width (log-log slope of step time vs width at most
+max(1.2, the plain model's slope + 0.2)).
 
 Run: KERAS_BACKEND=jax python benchmarks/correlation_norm.py [--quick]
 
 On a shared 2-core machine, PyTorch's two OpenMP threads turned the step
-times into 10-100x outliers whenever another process held a core; the
-committed PyTorch results were run with OMP_NUM_THREADS=1 (recorded in the
-JSON), TensorFlow and JAX with their default thread pools.
+times into 10-100x outliers whenever another process held a core; run the
+PyTorch benchmark with OMP_NUM_THREADS=1 (recorded in the JSON).
 """
 
 import argparse
@@ -27,13 +30,18 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras  # noqa: E402
+import keras
 
-import keras_memnets  # noqa: E402
-from benchmarks import timing  # noqa: E402
+import keras_memnets
+from benchmarks import timing
+from benchmarks.reference.correlation_norm_v0_1 import (
+    CorrelationNormV01,
+)
 
 BATCH = 256
 INPUT_DIM = 256
+WIDTHS = (256, 512, 1024, 2048, 4096)
+FULL_MAX_WIDTH = 2048
 
 
 def build(width, norm):
@@ -42,9 +50,11 @@ def build(width, norm):
     h = keras.layers.Dense(width)(inputs)
     if norm == "batchnorm":
         h = keras.layers.BatchNormalization()(h)
-    elif norm == "corrnorm_block8":
+    elif norm == "block8":
         h = keras_memnets.layers.CorrelationNorm(block_size=8, seed=0)(h)
-    elif norm == "corrnorm_full":
+    elif norm == "block8_v0_1":
+        h = CorrelationNormV01(block_size=8, seed=0)(h)
+    elif norm == "full":
         h = keras_memnets.layers.CorrelationNorm(block_size=None, seed=0)(h)
     h = keras.layers.Activation("relu")(h)
     outputs = keras.layers.Dense(10)(h)
@@ -68,99 +78,101 @@ def step_function(model, rng):
     return step
 
 
-def time_variants(width, norms, repeats, rng):
+def time_width(width, repeats, rng):
+    norms = ["none", "batchnorm", "block8", "block8_v0_1"]
+    if width <= FULL_MAX_WIDTH:
+        norms.append("full")
     steps = {norm: step_function(build(width, norm), rng) for norm in norms}
     times = timing.interleaved(steps, repeats=repeats, warmup=3)
     return {norm: timing.summary(t) for norm, t in times.items()}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
+def slope(growth, norm):
+    """Log-log slope of the median step time against the width."""
+    ws = [w for w in growth if norm in growth[w]]
+    t = [growth[w][norm]["median_s"] for w in ws]
+    return float(np.polyfit(np.log(ws), np.log(t), 1)[0])
+
+
+def run(quick=False):
+    """Times every variant at every width; returns and writes the payload."""
     rng = np.random.default_rng(0)
-    # The machine may be shared: record its load so readers can judge noise.
     load_before = os.getloadavg()
-    repeats = 5 if args.quick else args.repeats
-    widths = [256, 1024] if args.quick else [256, 512, 1024, 2048, 4096]
-
-    print(f"backend {keras.backend.backend()}, batch {BATCH}, input {INPUT_DIM}")
-    main_norms = ["none", "batchnorm", "corrnorm_block8", "corrnorm_full"]
-    at512 = time_variants(512, main_norms, repeats, rng)
-    bn = at512["batchnorm"]["median_s"]
-    print("\nwidth 512, median ms per train_on_batch step (min-max):")
-    for norm, s in at512.items():
-        print(
-            f"  {norm:<16} {1e3 * s['median_s']:8.2f}  "
-            f"({1e3 * s['min_s']:.2f}-{1e3 * s['max_s']:.2f})"
-            f"   x{s['median_s'] / bn:.2f} BatchNorm"
-        )
-    ratio_block8 = at512["corrnorm_block8"]["median_s"] / bn
-    goal_speed = ratio_block8 <= 1.5
+    repeats = 5 if quick else 11
+    widths = (256, 1024) if quick else WIDTHS
     print(
-        f"goal block 8 <= 1.5 x BatchNorm: {ratio_block8:.2f}x -> "
-        f"{'MET' if goal_speed else 'NOT MET'}"
+        f"backend {keras.backend.backend()}, batch {BATCH}, input {INPUT_DIM}"
     )
-
+    print(
+        "goals: block8 <= 1.50 x BatchNorm at every width (each backend), "
+        "<= 1.25 x (best backend); slope <= max(1.2, none + 0.2)"
+    )
     growth = {}
     for width in widths:
-        norms = ["none", "batchnorm", "corrnorm_block8"]
-        if width <= 2048:
-            norms.append("corrnorm_full")
-        growth[width] = time_variants(width, norms, max(5, repeats // 2), rng)
-        cells = [f"{n} {1e3 * s['median_s']:.2f}ms" for n, s in growth[width].items()]
-        print(f"width {width:5d}: " + "  ".join(cells))
+        growth[width] = time_width(width, repeats, rng)
+        bn = growth[width]["batchnorm"]["median_s"]
+        print(f"width {width}: median ms (min-max), x BatchNorm")
+        for norm, s in growth[width].items():
+            print(
+                f"  {norm:<12} {1e3 * s['median_s']:8.2f} "
+                f"({1e3 * s['min_s']:.2f}-{1e3 * s['max_s']:.2f})"
+                f"  x{s['median_s'] / bn:.2f}"
+            )
 
-    # Linear growth. The plain model is itself linear in the width (its
-    # Dense layers are), so each variant's step time is fitted as
-    # time ~ width^slope over the widths measured (the full covariance only
-    # up to 2048); block 8 counts as linear when its slope is at most
-    # max(1.2, plain model's slope + 0.2). The full covariance (quadratic)
-    # shows the contrast.
-    def slope(norm):
-        ws = [w for w in widths if norm in growth[w]]
-        t = [growth[w][norm]["median_s"] for w in ws]
-        return float(np.polyfit(np.log(ws), np.log(t), 1)[0])
+    def ratios(norm):
+        return {
+            str(w): growth[w][norm]["median_s"]
+            / growth[w]["batchnorm"]["median_s"]
+            for w in widths
+        }
 
-    slopes = {n: slope(n) for n in main_norms}
-    linear = slopes["corrnorm_block8"] <= max(1.2, slopes["none"] + 0.2)
-    print(
-        "\nlog-log slope of step time vs width (1 = linear): "
-        + ", ".join(f"{n} {v:.2f}" for n, v in slopes.items())
-    )
-    print(
-        f"goal block 8 linear in width (slope <= max(1.2, none + 0.2)): "
-        f"{slopes['corrnorm_block8']:.2f} -> {'MET' if linear else 'NOT MET'}"
-    )
-    ratios = {
-        w: growth[w]["corrnorm_block8"]["median_s"] / growth[w]["batchnorm"]["median_s"]
-        for w in widths
+    after, before = ratios("block8"), ratios("block8_v0_1")
+    slopes = {
+        n: slope(growth, n)
+        for n in ("none", "batchnorm", "block8", "block8_v0_1", "full")
     }
+    linear = slopes["block8"] <= max(1.2, slopes["none"] + 0.2)
+    worst = max(after.values())
+    print(f"block8 / BatchNorm by width, before (v0.1): {_fmt(before)}")
+    print(f"block8 / BatchNorm by width, after:         {_fmt(after)}")
+    print(f"worst width: {worst:.2f}x (goal <= 1.50 here, <= 1.25 if best)")
     print(
-        "block 8 / BatchNorm by width: "
-        + ", ".join(f"{w}: {r:.2f}x" for w, r in ratios.items())
+        "log-log slope vs width: "
+        + ", ".join(f"{n} {v:.2f}" for n, v in slopes.items())
+        + f" -> block8 linear: {'MET' if linear else 'NOT MET'}"
     )
+    payload = {
+        "batch": BATCH,
+        "input_dim": INPUT_DIM,
+        "repeats": repeats,
+        "quick": quick,
+        "growth": {str(w): v for w, v in growth.items()},
+        "block8_over_batchnorm_by_width": after,
+        "block8_v0_1_over_batchnorm_by_width": before,
+        "worst_block8_over_batchnorm": worst,
+        "goal_le_1_5x_every_width": worst <= 1.5,
+        "goal_le_1_25x_every_width": worst <= 1.25,
+        "loglog_slope_step_time_vs_width": slopes,
+        "goal_linear_in_width": linear,
+        "loadavg_1_5_15_before": load_before,
+        "loadavg_1_5_15_after": os.getloadavg(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
+    # A quick run writes beside the committed results, never over them.
+    name = "correlation_norm_quick" if quick else "correlation_norm"
+    print(f"wrote {timing.write_results(name, payload)}")
+    return payload
 
-    path = timing.write_results(
-        "correlation_norm",
-        {
-            "batch": BATCH,
-            "input_dim": INPUT_DIM,
-            "repeats": repeats,
-            "width_512": at512,
-            "ratio_block8_vs_batchnorm_512": ratio_block8,
-            "goal_block8_le_1_5x_batchnorm": goal_speed,
-            "growth": {str(w): v for w, v in growth.items()},
-            "block8_over_batchnorm_by_width": {str(w): r for w, r in ratios.items()},
-            "loglog_slope_step_time_vs_width": slopes,
-            "goal_linear_in_width": linear,
-            "loadavg_1_5_15_before": load_before,
-            "loadavg_1_5_15_after": os.getloadavg(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        },
-    )
-    print(f"wrote {path}")
+
+def _fmt(ratios):
+    return ", ".join(f"{w}: {r:.2f}x" for w, r in ratios.items())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    run(quick=args.quick)
 
 
 if __name__ == "__main__":

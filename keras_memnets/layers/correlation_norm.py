@@ -55,14 +55,24 @@ class _LayerStatistic(keras.metrics.Metric):
         self._reset()
 
 
-def _detached(variable):
-    """Whether the JAX trainer has detached `variable` for a traced step."""
-    # keras-team/keras#21639: while JAX `fit`/`evaluate` run a step, the
-    # trainer detaches the values of all model variables and, when it computes
-    # the step's logs, maps only the metric variables. Reading a layer
-    # variable there fails, so the step's log shows NaN for the statistic; the
-    # epoch-end logs are read after the state is re-attached and are exact.
-    return keras.config.backend() == "jax" and getattr(variable, "_value", 0) is None
+def _read_state(variable):
+    """`variable.value`, or `None` where Keras has detached the variable.
+
+    keras-team/keras#21639 (open; see also #19402): while the JAX trainer
+    computes a step's logs inside its compiled `fit`/`evaluate` step, it maps
+    only the metric variables and has detached the values of all other model
+    variables, so a layer variable cannot be read there; Keras's public
+    `Variable.value` then raises a `TypeError` (it has no value and no
+    initializer left to build a placeholder from). This reads through the
+    public property and turns exactly that failure, on JAX only, into `None`.
+    The epoch-end logs are read after the state is re-attached and are exact.
+    """
+    try:
+        return variable.value
+    except TypeError:
+        if keras.config.backend() != "jax":
+            raise
+        return None
 
 
 @register
@@ -114,8 +124,8 @@ class CorrelationNorm(keras.layers.Layer):
     `_positive_fraction` and `_hurdle` in the `fit` logs. They are reset at
     the start of every epoch and are 0 in `evaluate` (no losses at
     inference). On the JAX backend the per-step logs of `fit` show NaN for
-    them (Keras cannot read layer state while it computes a step's logs);
-    the epoch-end logs and the history are exact.
+    them (Keras cannot read layer state while it computes a step's logs,
+    keras-team/keras#21639); the epoch-end logs and the history are exact.
 
     Under a data-parallel `tf.distribute` strategy every replica computes
     the losses on its local batch; the hurdle and the running statistics use
@@ -201,7 +211,9 @@ class CorrelationNorm(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         name = type(self).__name__
-        if block_size is not None and (not _is_integer(block_size) or block_size < 1):
+        if block_size is not None and (
+            not _is_integer(block_size) or block_size < 1
+        ):
             raise ValueError(
                 f"{name}: `block_size` must be an integer >= 1 or None, "
                 f"got {block_size!r}."
@@ -237,9 +249,7 @@ class CorrelationNorm(keras.layers.Layer):
                 f"(all pairs), got {num_pair_offsets!r}."
             )
         if not isinstance(detach, bool):
-            raise TypeError(
-                f"{name}: `detach` must be a bool, got {detach!r}."
-            )
+            raise TypeError(f"{name}: `detach` must be a bool, got {detach!r}.")
         if not _is_number(epsilon) or not epsilon > 0:
             raise ValueError(
                 f"{name}: `epsilon` must be a number > 0, got {epsilon!r}."
@@ -270,6 +280,11 @@ class CorrelationNorm(keras.layers.Layer):
         self.data_format = data_format
         self.supports_masking = True
         self.seed_generator = keras.random.SeedGenerator(self.seed)
+        # How the hurdle's quantile is found (see `_quantile`): top_k was
+        # faster than a full sort on PyTorch only (issue 13's benchmark).
+        self._quantile_path = (
+            "top_k" if keras.config.backend() == "torch" else "sort"
+        )
 
     def build(self, input_shape):
         name = type(self).__name__
@@ -333,19 +348,21 @@ class CorrelationNorm(keras.layers.Layer):
 
     def _statistic_reader(self, index):
         def read():
-            if _detached(self.statistics_total):
+            total = _read_state(self.statistics_total)
+            count = _read_state(self.statistics_count)
+            if total is None or count is None:
                 return ops.convert_to_tensor(float("nan"), "float32")
-            count = ops.maximum(self.statistics_count, 1.0)
-            return self.statistics_total[index] / count
+            return total[index] / ops.maximum(count, 1.0)
 
         return read
 
     def _read_hurdle(self):
-        if _detached(self.current_hurdle):
+        hurdle = _read_state(self.current_hurdle)
+        if hurdle is None:
             return ops.convert_to_tensor(float("nan"), "float32")
         # A copy: on JAX the variable's own buffer is donated to the next
         # training step, and a logged value must outlive it.
-        return ops.copy(self.current_hurdle.value)
+        return ops.copy(hurdle)
 
     def _reset_statistics(self):
         self.statistics_total.assign(ops.zeros((len(STATISTICS),), "float32"))
@@ -365,22 +382,27 @@ class CorrelationNorm(keras.layers.Layer):
         return x
 
     def _feature_terms(self, x):
-        """Returns `(mean_term, variance_term, covariance_term)` of `x` (N, D)."""
+        """Returns `(mean_term, variance_term, covariance_term)` of `x` (N, D).
+
+        The covariance inside the blocks is one batched
+        `(blocks, k, N) @ (blocks, N, k)` matmul (plus one small matmul for
+        a partial last block). Measured against `k - 1` shifted elementwise
+        products `xc[:, j] * xc[:, j + s]` (issue 13), it was as fast on
+        PyTorch and faster on JAX and TensorFlow's CPU kernels
+        (`benchmarks/correlation_norm.py`).
+        """
         dtype = ops.dtype(x)
         d = self._num_features
         n = ops.cast(ops.shape(x)[0], dtype)
         mu = ops.mean(x, axis=0)
         xc = x - mu
-        variance = ops.sum(ops.square(xc), axis=0) / n
         mean_term = ops.mean(ops.square(mu))
+        variance = ops.sum(ops.square(xc), axis=0) / n
         variance_term = ops.mean(ops.square(variance - 1.0))
-
         k = d if self.block_size is None else min(self.block_size, d)
         full_blocks, rest = divmod(d, k)
         off_sum = ops.zeros((), dtype)
         if k > 1:
-            # (blocks, k, N) @ (blocks, N, k): one batched matmul, measured
-            # faster than the equivalent einsum on TensorFlow's CPU kernels.
             main = ops.reshape(xc[:, : full_blocks * k], (-1, full_blocks, k))
             main = ops.transpose(main, (1, 2, 0))
             cov = ops.matmul(main, ops.transpose(main, (0, 2, 1))) / n
@@ -400,8 +422,8 @@ class CorrelationNorm(keras.layers.Layer):
         batch = ops.shape(x)[0]
         v = ops.reshape(x, (batch, -1))
         inv_norm = ops.rsqrt(ops.sum(ops.square(v), axis=1) + self.epsilon)
+        unit = v * ops.expand_dims(inv_norm, 1)
         if self.num_pair_offsets is None:
-            unit = v * ops.expand_dims(inv_norm, 1)
             cos = ops.reshape(ops.matmul(unit, ops.transpose(unit)), (-1,))
             index = ops.arange(batch)
             valid = ops.reshape(
@@ -415,17 +437,71 @@ class CorrelationNorm(keras.layers.Layer):
         )
         span = ops.cast(ops.maximum(batch - 1, 0), "float32")
         offsets = ops.cast(ops.floor(u * span), "int32") + 1
-        cosines = []
-        for j in range(self.num_pair_offsets):
-            shift = -offsets[j]
-            dots = ops.sum(v * ops.roll(v, shift, axis=0), axis=1)
-            cosines.append(dots * inv_norm * ops.roll(inv_norm, shift, axis=0))
+        cosines = [
+            ops.sum(unit * ops.roll(unit, -offsets[j], axis=0), axis=1)
+            for j in range(self.num_pair_offsets)
+        ]
         cos = ops.concatenate(cosines, 0)
         # With B = 1 the only "partner" is the sample itself: no pairs.
         valid = ops.logical_and(ops.ones_like(cos, dtype="bool"), batch > 1)
         return cos, valid
 
-    def _pair_terms(self, cos, valid, hurdle):
+    def _num_valid_pairs(self, batch):
+        """The number of valid pairs for a static batch size."""
+        if batch <= 1:
+            return 0
+        if self.num_pair_offsets is None:
+            return batch * (batch - 1) // 2
+        return self.num_pair_offsets * batch
+
+    def _quantile(self, cos, valid, num_pairs, batch):
+        """Linear-interpolation quantile (numpy's default) of valid cosines.
+
+        On PyTorch, with a static batch size, the two order statistics that
+        the quantile interpolates come from one `top_k` on the side of the
+        distribution they lie on (the top `positive_fraction` of the pairs)
+        instead of a full sort; elsewhere from a full sort, which measured
+        as fast or faster on JAX and TensorFlow (issue 13).
+        """
+        q = 1.0 - self.positive_fraction
+        cos = ops.stop_gradient(cos)
+        m = None if batch is None else self._num_valid_pairs(batch)
+        if self._quantile_path == "sort":
+            m = None
+        if m is not None and m > 0:
+            position = q * (m - 1)
+            low = min(math.floor(position), m - 1)
+            frac = position - low
+            high = min(low + 1, m - 1)
+            if m - low <= high + 1:
+                # The k = m - low largest valid cosines, descending: the
+                # ascending rank r sits at index m - 1 - r.
+                k = m - low
+                top = ops.top_k(
+                    ops.where(valid, cos, -_NO_PAIR * ops.ones_like(cos)), k
+                )[0]
+                below, above = top[k - 1], top[m - 1 - high]
+            else:
+                # The high + 1 smallest, ascending through a top_k of -cos.
+                k = high + 1
+                bottom = -ops.top_k(
+                    ops.where(valid, -cos, -_NO_PAIR * ops.ones_like(cos)), k
+                )[0]
+                below, above = bottom[low], bottom[high]
+            return (1.0 - frac) * below + frac * above
+        # Invalid entries sort to the end, the valid ones fill 0 .. P - 1.
+        ranked = ops.sort(ops.where(valid, cos, _NO_PAIR * ops.ones_like(cos)))
+        last = ops.maximum(num_pairs - 1.0, 0.0)
+        position = q * last
+        low = ops.floor(position)
+        frac = position - low
+        below = ops.take(ranked, ops.cast(low, "int32"))
+        above = ops.take(
+            ranked, ops.cast(ops.minimum(low + 1.0, last), "int32")
+        )
+        return (1.0 - frac) * below + frac * above
+
+    def _pair_terms(self, cos, valid, hurdle, batch=None):
         """Returns `(pair_loss, positive_fraction, quantile, num_pairs)`."""
         dtype = ops.dtype(cos)
         w = ops.cast(valid, dtype)
@@ -435,18 +511,7 @@ class CorrelationNorm(keras.layers.Layer):
         per_pair = ops.where(positive, ops.square(1.0 - cos), ops.square(cos))
         pair_loss = ops.sum(per_pair * w) / denom
         positive_fraction = ops.sum(ops.cast(positive, dtype)) / denom
-        # Linear-interpolation quantile of the valid cosines: invalid entries
-        # sort to the end, the valid ones fill positions 0 .. P - 1.
-        ranked = ops.sort(
-            ops.where(valid, ops.stop_gradient(cos), _NO_PAIR * ops.ones_like(cos))
-        )
-        last = ops.maximum(num_pairs - 1.0, 0.0)
-        position = (1.0 - self.positive_fraction) * last
-        low = ops.floor(position)
-        frac = position - low
-        below = ops.take(ranked, ops.cast(low, "int32"))
-        above = ops.take(ranked, ops.cast(ops.minimum(low + 1.0, last), "int32"))
-        quantile = (1.0 - frac) * below + frac * above
+        quantile = self._quantile(cos, valid, num_pairs, batch)
         return pair_loss, positive_fraction, quantile, num_pairs
 
     def _local_losses(self, inputs, hurdle=None):
@@ -461,11 +526,14 @@ class CorrelationNorm(keras.layers.Layer):
         x = ops.convert_to_tensor(inputs)
         dtype = self._stat_dtype(x)
         x = ops.cast(x, dtype)
-        hurdle = ops.cast(ops.stop_gradient(ops.convert_to_tensor(hurdle)), dtype)
+        hurdle = ops.cast(
+            ops.stop_gradient(ops.convert_to_tensor(hurdle)), dtype
+        )
         mean_t, var_t, cov_t = self._feature_terms(self._feature_rows(x))
         cos, valid = self._pair_cosines(x)
+        batch = x.shape[0]
         pair_loss, pos_frac, quantile, num_pairs = self._pair_terms(
-            cos, valid, hurdle
+            cos, valid, hurdle, None if batch is None else int(batch)
         )
         return {
             "feature_mean": mean_t,

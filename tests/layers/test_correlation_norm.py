@@ -104,9 +104,9 @@ def gradient(fn, x):
 
 
 def rng_normal(shape, seed=0, scale=1.0, loc=0.0):
-    return (loc + scale * np.random.default_rng(seed).normal(size=shape)).astype(
-        "float32"
-    )
+    return (
+        loc + scale * np.random.default_rng(seed).normal(size=shape)
+    ).astype("float32")
 
 
 # ---------------------------------------------------------------------------
@@ -125,7 +125,13 @@ LOSS_CASES = [
 @pytest.mark.parametrize(
     "shape,block_size,data_format",
     LOSS_CASES,
-    ids=["dense-block4", "dense-block1", "dense-full", "conv-block4", "conv-full-cf"],
+    ids=[
+        "dense-block4",
+        "dense-block1",
+        "dense-full",
+        "conv-block4",
+        "conv-full-cf",
+    ],
 )
 def test_losses_match_numpy_reference(shape, block_size, data_format):
     x = rng_normal(shape, seed=1, scale=1.5, loc=0.3)
@@ -142,16 +148,24 @@ def test_losses_match_numpy_reference(shape, block_size, data_format):
     y = layer(x, training=True)
     np.testing.assert_array_equal(to_numpy(y), x)
 
-    mean_t, var_t, cov_t = np_feature_terms(np_feature_rows(x, data_format), block_size)
+    mean_t, var_t, cov_t = np_feature_terms(
+        np_feature_rows(x, data_format), block_size
+    )
     pair_loss, pos_frac = np_pair_terms(all_pair_cosines(x), hurdle)
     feature_loss, layer_pair_loss = [float(to_numpy(v)) for v in layer.losses]
-    np.testing.assert_allclose(feature_loss, 2.0 * (mean_t + var_t + cov_t), rtol=1e-5)
+    np.testing.assert_allclose(
+        feature_loss, 2.0 * (mean_t + var_t + cov_t), rtol=1e-5
+    )
     np.testing.assert_allclose(layer_pair_loss, 3.0 * pair_loss, rtol=1e-5)
 
     stats = metric_values(layer)
-    np.testing.assert_allclose(stats["feature_mean"], mean_t, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        stats["feature_mean"], mean_t, rtol=1e-5, atol=1e-7
+    )
     np.testing.assert_allclose(stats["feature_variance"], var_t, rtol=1e-5)
-    np.testing.assert_allclose(stats["feature_covariance"], cov_t, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(
+        stats["feature_covariance"], cov_t, rtol=1e-5, atol=1e-8
+    )
     np.testing.assert_allclose(stats["pair_loss"], pair_loss, rtol=1e-5)
     np.testing.assert_allclose(stats["positive_fraction"], pos_frac, rtol=1e-6)
     assert stats["hurdle"] == pytest.approx(hurdle)
@@ -171,7 +185,9 @@ def test_block_larger_than_features_is_full_covariance():
     b = CorrelationNorm(block_size=None, pair_weight=0.0)
     a(x, training=True)
     b(x, training=True)
-    np.testing.assert_allclose(to_numpy(a.losses[0]), to_numpy(b.losses[0]), rtol=1e-6)
+    np.testing.assert_allclose(
+        to_numpy(a.losses[0]), to_numpy(b.losses[0]), rtol=1e-6
+    )
 
 
 def test_offset_pairs_with_three_samples_equal_all_pairs():
@@ -192,7 +208,9 @@ def test_offset_pairs_are_random_offsets_in_range():
         o: np_pair_terms(offset_pair_cosines(x, o), 0.2)[0] for o in (1, 2, 3)
     }
     assert abs(per_offset[1] - per_offset[2]) > 1e-3
-    layer = CorrelationNorm(num_pair_offsets=1, hurdle=0.2, hurdle_momentum=1.0, seed=3)
+    layer = CorrelationNorm(
+        num_pair_offsets=1, hurdle=0.2, hurdle_momentum=1.0, seed=3
+    )
     seen = set()
     for _ in range(40):
         layer(x, training=True)
@@ -313,10 +331,15 @@ def test_detach_in_fit_trains_the_layer_below_only_through_local_losses():
         model.compile(keras.optimizers.SGD(0.05), "mse")
         before = [to_numpy(w).copy() for w in below.weights]
         model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-        return [np.array_equal(b, to_numpy(w)) for b, w in zip(before, below.weights)]
+        return [
+            np.array_equal(b, to_numpy(w))
+            for b, w in zip(before, below.weights)
+        ]
 
     assert all(train(0.0, 0.0)), "the downstream loss moved a detached layer"
-    assert not any(train(1.0, 1.0)), "the local losses did not train the layer below"
+    assert not any(train(1.0, 1.0)), (
+        "the local losses did not train the layer below"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -344,6 +367,43 @@ def test_hurdle_converges_to_the_quantile_on_a_fixed_batch():
     assert abs(0.9 - target) > 0.1  # it had to move
 
 
+@pytest.mark.parametrize("path", ["sort", "top_k"])
+@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.97])
+def test_quantile_paths_match_numpy(path, fraction):
+    # Issue 13: the quantile through top_k (no full sort) must equal numpy's
+    # linear-interpolation quantile exactly as the full sort does, for all
+    # pairs (a masked B x B matrix) and for offset pairs.
+    for batch in (2, 3, 17, 40):
+        x = rng_normal((batch, 5), seed=batch)
+        layer = CorrelationNorm(
+            positive_fraction=fraction, num_pair_offsets=None
+        )
+        layer.build(x.shape)
+        layer._quantile_path = path
+        quantile = layer._local_losses(x)["quantile"]
+        np.testing.assert_allclose(
+            to_numpy(quantile),
+            np.quantile(all_pair_cosines(x), 1 - fraction),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+        cos = np.random.default_rng(batch).uniform(-1, 1, 3 * batch)
+        offsets = CorrelationNorm(
+            positive_fraction=fraction, num_pair_offsets=3
+        )
+        offsets.build((batch, 5))
+        offsets._quantile_path = path
+        got = offsets._quantile(
+            keras.ops.convert_to_tensor(cos.astype("float32")),
+            keras.ops.convert_to_tensor(np.ones(3 * batch, bool)),
+            keras.ops.convert_to_tensor(float(3 * batch)),
+            batch,
+        )
+        np.testing.assert_allclose(
+            to_numpy(got), np.quantile(cos, 1 - fraction), rtol=1e-5, atol=1e-6
+        )
+
+
 def test_hurdle_momentum_zero_and_one():
     x = rng_normal((9, 5), seed=11)
     target = np.quantile(all_pair_cosines(x), 0.9)
@@ -351,7 +411,9 @@ def test_hurdle_momentum_zero_and_one():
         hurdle_momentum=0.0, num_pair_offsets=None, positive_fraction=0.1
     )
     jump(x, training=True)
-    assert float(to_numpy(jump.current_hurdle)) == pytest.approx(target, abs=1e-6)
+    assert float(to_numpy(jump.current_hurdle)) == pytest.approx(
+        target, abs=1e-6
+    )
     fixed = CorrelationNorm(hurdle=0.3, hurdle_momentum=1.0)
     for _ in range(3):
         fixed(x, training=True)
@@ -365,19 +427,32 @@ def test_metrics_reach_fit_logs_and_match_the_reference():
     y = rng_normal((24, 2), seed=13)
     inputs = keras.Input((6,))
     h = CorrelationNorm(
-        name="cn", block_size=4, hurdle=0.1, hurdle_momentum=1.0, num_pair_offsets=None
+        name="cn",
+        block_size=4,
+        hurdle=0.1,
+        hurdle_momentum=1.0,
+        num_pair_offsets=None,
     )(inputs)
     model = keras.Model(inputs, keras.layers.Dense(2)(h))
     model.compile("sgd", "mse")
     # Validation between epochs: on JAX the logged values must outlive the
     # state buffers that the next steps donate.
     history = model.fit(
-        x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, validation_data=(x, y)
+        x,
+        y,
+        batch_size=8,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        validation_data=(x, y),
     )
     batches = [x[i : i + 8] for i in range(0, 24, 8)]
     expected = {
-        "feature_mean": [], "feature_variance": [], "feature_covariance": [],
-        "pair_loss": [], "positive_fraction": [],
+        "feature_mean": [],
+        "feature_variance": [],
+        "feature_covariance": [],
+        "pair_loss": [],
+        "positive_fraction": [],
     }
     for b in batches:
         terms = np_feature_terms(b.astype("float64"), 4)
@@ -391,12 +466,75 @@ def test_metrics_reach_fit_logs_and_match_the_reference():
         np.testing.assert_allclose(
             logged, [np.mean(values)] * 2, rtol=1e-5, atol=1e-7, err_msg=name
         )
-    np.testing.assert_allclose(history.history["cn_hurdle"], [0.1, 0.1], rtol=1e-6)
-    np.testing.assert_allclose(history.history["val_cn_hurdle"], [0.1, 0.1], rtol=1e-6)
+    np.testing.assert_allclose(
+        history.history["cn_hurdle"], [0.1, 0.1], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        history.history["val_cn_hurdle"], [0.1, 0.1], rtol=1e-6
+    )
     assert history.history["val_cn_positive_fraction"] == [0.0, 0.0]
     # No losses at inference: evaluate reports the reset statistics.
     result = model.evaluate(x, y, verbose=0, return_dict=True)
     assert result["cn_positive_fraction"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "run_eagerly", [False, True], ids=["compiled", "eager"]
+)
+def test_per_step_logs_are_exact_or_nan_never_stale(run_eagerly):
+    # Issue 9: the metric views read the layer's state through the public
+    # `Variable.value` only. Each step's log is the running mean of the
+    # statistics so far, except inside a JAX training step, where Keras has
+    # detached the layer's variables (keras-team/keras#21639): NaN there,
+    # never a placeholder 0 or a stale value.
+    x = rng_normal((24, 6), seed=21, loc=0.4)
+    y = rng_normal((24, 2), seed=22)
+    inputs = keras.Input((6,))
+    h = CorrelationNorm(
+        name="cn",
+        block_size=4,
+        hurdle=0.2,
+        hurdle_momentum=1.0,
+        num_pair_offsets=None,
+    )(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(h))
+    model.compile("sgd", "mse", run_eagerly=run_eagerly)
+    logged = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            logged.append((logs["cn_feature_mean"], logs["cn_hurdle"]))
+
+    history = model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[Record()],
+    )
+    means = [np_feature_terms(x[i : i + 8], 4)[0] for i in range(0, 24, 8)]
+    running = np.cumsum(means) / np.arange(1, 4)
+    # The JAX trainer detaches the state in compiled and eager steps alike.
+    detached = BACKEND == "jax"
+    for (mean, hurdle), expected in zip(logged, running):
+        if detached:
+            assert np.isnan(mean) and np.isnan(hurdle)
+        else:
+            np.testing.assert_allclose(mean, expected, rtol=1e-5)
+            np.testing.assert_allclose(hurdle, 0.2, rtol=1e-6)
+    np.testing.assert_allclose(
+        history.history["cn_feature_mean"], [running[-1]], rtol=1e-5
+    )
+
+
+def test_layer_reads_no_private_keras_state():
+    import inspect
+
+    from keras_memnets.layers import correlation_norm
+
+    assert "._value" not in inspect.getsource(correlation_norm)
 
 
 # ---------------------------------------------------------------------------
@@ -424,15 +562,25 @@ def test_hurdle_state_is_saved_and_restored():
     assert isinstance(restored, CorrelationNorm)
     assert float(to_numpy(restored.current_hurdle)) == hurdle
     assert restored.get_config() == layer.get_config()
-    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-6)
+    np.testing.assert_allclose(
+        to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-6
+    )
 
 
 def test_config_round_trip_keeps_every_argument():
-    kwargs = dict(
-        block_size=None, feature_weight=0.5, pair_weight=2.0, positive_fraction=0.3,
-        hurdle=-0.2, hurdle_momentum=0.5, num_pair_offsets=None, detach=True,
-        epsilon=1e-3, seed=7, data_format="channels_first",
-    )
+    kwargs = {
+        "block_size": None,
+        "feature_weight": 0.5,
+        "pair_weight": 2.0,
+        "positive_fraction": 0.3,
+        "hurdle": -0.2,
+        "hurdle_momentum": 0.5,
+        "num_pair_offsets": None,
+        "detach": True,
+        "epsilon": 1e-3,
+        "seed": 7,
+        "data_format": "channels_first",
+    }
     config = CorrelationNorm(**kwargs).get_config()
     for k, v in kwargs.items():
         assert config[k] == v, k
@@ -441,7 +589,9 @@ def test_config_round_trip_keeps_every_argument():
 
 def test_numpy_numbers_are_accepted_and_stored_as_python_numbers():
     layer = CorrelationNorm(
-        block_size=np.int64(4), positive_fraction=np.float32(0.25), seed=np.int32(3)
+        block_size=np.int64(4),
+        positive_fraction=np.float32(0.25),
+        seed=np.int32(3),
     )
     config = layer.get_config()
     assert type(config["block_size"]) is int and config["block_size"] == 4
@@ -481,6 +631,7 @@ def test_all_zero_activations_give_finite_losses_and_gradients():
     assert feature_loss == pytest.approx(1.0)  # only the variance term
     assert pair_loss == 0.0  # every cosine is 0, below the hurdle 0.5
     assert float(to_numpy(layer.current_hurdle)) == 0.0
+
     def total(t):
         terms = layer._local_losses(t)
         return terms["feature_loss"] + terms["pair_loss"]
@@ -529,7 +680,9 @@ BAD_ARGUMENTS = [
 
 
 @pytest.mark.parametrize(
-    "kwargs,error,word", BAD_ARGUMENTS, ids=[str(k) for k, _, _ in BAD_ARGUMENTS]
+    "kwargs,error,word",
+    BAD_ARGUMENTS,
+    ids=[str(k) for k, _, _ in BAD_ARGUMENTS],
 )
 def test_bad_arguments_raise_clear_errors(kwargs, error, word):
     with pytest.raises(error, match=rf"CorrelationNorm.*`{word}`"):
@@ -581,9 +734,12 @@ def test_mirrored_strategy_trains_and_aggregates_the_hurdle():
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
     result = subprocess.run(
         [sys.executable, "-c", _MIRRORED],
+        check=False,
         capture_output=True,
         text=True,
         env=env,
         timeout=300,
     )
-    assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]
+    assert result.returncode == 0 and "OK" in result.stdout, result.stderr[
+        -3000:
+    ]
