@@ -39,3 +39,13 @@ def test_wheel_ships_the_bundled_data():
 
 def test_changelog_has_unreleased_section():
     assert "## [Unreleased]" in _read("CHANGELOG.md")
+
+
+def test_readme_python_snippet_runs(tmp_path, monkeypatch):
+    """README's PyPI snippet runs as written (from an empty directory)."""
+    blocks = re.findall(r"```python\n(.*?)```", _read("README.md"), re.S)
+    assert blocks, "README.md has no python snippet"
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    assert (tmp_path / "memory.keras").exists()

@@ -78,7 +78,7 @@ class PCAReduction(keras.layers.Layer):
     >>> x = np.random.default_rng(0).normal(size=(100, 20))
     >>> pca = keras_memnets.layers.PCAReduction(6)
     >>> pca.adapt(x)
-    >>> pca(x).shape, pca.explained_variance_ratio.shape
+    >>> tuple(pca(x).shape), pca.explained_variance_ratio.shape
     ((100, 6), (6,))
 
     Reference:
