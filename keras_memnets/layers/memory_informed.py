@@ -16,6 +16,7 @@ from keras_memnets.layers.routing import dispatch
 from keras_memnets.layers.routing import top_k_weights
 from keras_memnets.layers.routing import validate_top_k
 from keras_memnets.utils.shapes import check_min_rank
+from keras_memnets.utils.shapes import reshape_last_axis
 from keras_memnets.utils.shapes import standardize_units
 from keras_memnets.utils.shapes import units_shape
 from keras_memnets.utils.validation import get_activation
