@@ -75,7 +75,8 @@ def capacity(num_samples, k, memory_size, capacity_factor):
     # A batch size unknown while tracing (TensorFlow graphs): same rule.
     c = ops.cast(
         ops.ceil(
-            ops.cast(num_samples, "float32") * (capacity_factor * k / memory_size)
+            ops.cast(num_samples, "float32")
+            * (capacity_factor * k / memory_size)
         ),
         "int32",
     )
