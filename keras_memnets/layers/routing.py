@@ -14,7 +14,7 @@ from keras import ops
 
 
 def validate_top_k(top_k, memory_size, owner):
-    """Returns `None` or `top_k` as an int in `[1, memory_size]`, else raises."""
+    """Returns `None` or `top_k` as an int in [1, memory_size], else raises."""
     from keras_memnets.utils.validation import positive_int
 
     if top_k is None:
