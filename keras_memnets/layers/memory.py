@@ -215,9 +215,32 @@ class MemoryLayer(keras.layers.Layer):
             )
             batch_size = ops.cast(ops.shape(selection)[0], "float32")
             self.add_loss(ops.divide_no_nan(penalty, batch_size))
+        output = self.read(selection)
+        if not self.return_selection:
+            return output
+        if self.top_k is not None:
+            # The selection that was used: renormalised, zero off the top k.
+            weights, indices = top_k_weights(selection, self.top_k)
+            selection = dense_selection(weights, indices, self.memory_size)
+        return output, selection
+
+    def read(self, selection):
+        """Reads the memory with a given selection.
+
+        Args:
+            selection: tensor `(batch, ..., memory_size)` of slot weights
+                (for example from `compute_selection`).
+
+        Returns:
+            The output `(batch, ..., *units)`: `selection · M` after
+            `memory_activation`, or with `top_k` the mix of the k selected
+            slots only (see `top_k` above).
+        """
         if self.top_k is not None:
             return self._sparse_read(selection)
-        memory = self.memory_activation(ops.cast(self.memory, self.compute_dtype))
+        memory = self.memory_activation(
+            ops.cast(self.memory, self.compute_dtype)
+        )
         # (batch, ..., k) @ (k, prod(units)) -> (batch, ..., *units): one
         # matmul (cheaper than tensordot's reshapes on TensorFlow).
         units = units_shape(self.units)
@@ -226,8 +249,6 @@ class MemoryLayer(keras.layers.Layer):
         output = ops.matmul(selection, memory)
         if len(units) > 1:
             output = reshape_last_axis(output, selection, units)
-        if self.return_selection:
-            return output, selection
         return output
 
     def _sparse_read(self, selection):
@@ -241,8 +262,6 @@ class MemoryLayer(keras.layers.Layer):
         output = ops.sum(ops.expand_dims(weights, -1) * rows, axis=-2)
         if len(units) > 1:
             output = reshape_last_axis(output, selection, units)
-        if self.return_selection:
-            return output, dense_selection(weights, indices, self.memory_size)
         return output
 
     def compute_output_shape(self, input_shape):
