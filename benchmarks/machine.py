@@ -16,8 +16,6 @@ import subprocess
 
 import numpy as np
 
-from benchmarks import timing
-
 
 def loadavg():
     """`os.getloadavg()` as a list, or `None` where it does not exist."""
@@ -93,8 +91,9 @@ def matmul_variants(gemms, backend=True):
 
     Returns `{"matmul_numpy": fn, "matmul_torch": fn, "matmul_backend": fn}`
     (PyTorch only when installed; the last one is `keras.ops.matmul` on the
-    current Keras backend, jitted on JAX, when `backend`), to be timed interleaved with the steps they bound, so that
-    a busy period of a shared machine slows both alike.
+    current Keras backend, jitted on JAX, when `backend`), to be timed
+    interleaved with the steps they bound, so that a busy period of a shared
+    machine slows both alike.
     """
     variants = {"matmul_numpy": _numpy_step(gemms)}
     try:

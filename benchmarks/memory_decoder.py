@@ -43,7 +43,7 @@ TARGET_TORCH_SPEEDUP = 1.15
 
 
 class _MemoryRead(keras.layers.Layer):
-    """`selection @ sigmoid(M)`: the plain version of the notes' NetArrayLayer."""
+    """`selection @ sigmoid(M)`: the plain version of NetArrayLayer."""
 
     def build(self, input_shape):
         self.memory = self.add_weight(
