@@ -198,15 +198,20 @@ def run(
     """Runs the benchmark and returns (and writes) its payload.
 
     Args:
-        quick: bool. Few steps (CI): 6 timed rounds instead of 30.
-        batch_size: int. Samples per step.
-        repeats: int or None. Timed steps per variant (default 6 / 30).
-        warmup: int or None. Untimed rounds first (default 2 / 3).
+        quick: bool. A smoke run for CI: batch 64, 4 timed rounds, no
+            example run (CI runs the example itself).
+        batch_size: int or None. Samples per step (default 64 / 256).
+        repeats: int or None. Timed steps per variant (default 4 / 30).
+        warmup: int or None. Untimed rounds first (default 1 / 3).
         torch_baseline: bool. Also time the plain PyTorch network.
-        example_rss: bool. Also measure the example's peak RSS.
+        example_rss: bool or None. Also measure the example's peak RSS
+            (default: not in quick mode).
     """
-    repeats = repeats or (6 if quick else 30)
-    warmup = warmup or (2 if quick else 3)
+    batch_size = batch_size or (64 if quick else 256)
+    repeats = repeats or (4 if quick else 30)
+    warmup = warmup or (1 if quick else 3)
+    if example_rss is None:
+        example_rss = not quick
     load_before = machine.loadavg()
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch_size, INPUT_DIM)).astype("float32")
@@ -329,11 +334,16 @@ def run(
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=None)
     parser.add_argument("--no-torch", action="store_true")
-    parser.add_argument("--no-example", action="store_true")
+    parser.add_argument(
+        "--example",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure the example's peak RSS (default: on, off with --quick)",
+    )
     args = parser.parse_args(argv)
     run(
         quick=args.quick,
