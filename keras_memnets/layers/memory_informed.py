@@ -68,11 +68,12 @@ class MemoryInformedLayer(keras.layers.Layer):
             pairs beyond `C` overflow and are dropped: they contribute
             nothing, and the sample's output is the sum over its kept slots
             (not renormalised again). `None` sets `C = batch`, which never
-            drops a pair (at the cost of `memory_size * batch` rows). The
-            number dropped is not added as a loss; balance the selection
-            (e.g. with `keras_memnets.metrics` to watch it) if it matters.
-            Outputs can depend on the other samples in the batch only
-            through overflow.
+            drops a pair (at the cost of `memory_size * batch` rows, as many
+            as the dense layer). Nothing is added to the losses for dropped
+            pairs: a selection concentrated on few slots drops many (watch
+            it with `keras_memnets.metrics.SelectionPerplexity`), so use
+            `None` or a balanced selection when that matters. Outputs depend
+            on the other samples in the batch only through overflow.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -137,7 +138,10 @@ class MemoryInformedLayer(keras.layers.Layer):
         self.top_k = validate_top_k(top_k, self.memory_size, name)
         if capacity_factor is not None:
             capacity_factor = number_in_range(
-                capacity_factor, "capacity_factor", name, low=0.0,
+                capacity_factor,
+                "capacity_factor",
+                name,
+                low=0.0,
                 low_inclusive=False,
             )
         self.capacity_factor = capacity_factor
