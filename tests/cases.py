@@ -218,6 +218,22 @@ CASES = [
         dict(memory_size=3, units=5, hidden_units=8),
         make_inputs=_x_and_selection,
     ),
+    # --- issue 13: sparse top-k memory ---
+    Case(
+        layers.MemoryLayer,
+        "layer",
+        dict(memory_size=3, units=(2, 2), hidden_units=8, top_k=2,
+             return_selection=True),
+        id="top_k",
+    ),
+    Case(
+        layers.MemoryInformedLayer,
+        "layer",
+        dict(memory_size=3, units=5, hidden_units=8, top_k=1,
+             capacity_factor=1.5),
+        make_inputs=_x_and_selection,
+        id="top_k",
+    ),
     Case(
         layers.PCAReduction,
         "layer",

@@ -10,6 +10,9 @@ from keras import regularizers
 from keras_memnets.api_export import register
 from keras_memnets.layers.approximator import ApproximatorLayer
 from keras_memnets.utils.kmeans import kmeans
+from keras_memnets.layers.routing import dense_selection
+from keras_memnets.layers.routing import top_k_weights
+from keras_memnets.layers.routing import validate_top_k
 from keras_memnets.utils.shapes import check_min_rank
 from keras_memnets.utils.shapes import reshape_last_axis
 from keras_memnets.utils.shapes import standardize_units
@@ -133,6 +136,18 @@ class MemoryLayer(keras.layers.Layer):
         bias_initializer: initializer of its biases.
         kernel_regularizer: optional regularizer of its kernels.
         bias_regularizer: optional regularizer of its biases.
+        top_k: `None` or int in `[1, memory_size]`. `None` reads every slot
+            (the dense mix above). With `top_k=k` only the `k` most selected
+            slots of each sample are read (a gather of `k` rows, so the read
+            costs O(k) instead of O(memory_size) per sample) and their
+            selection is renormalised to sum to 1 over the k slots. The
+            backward pass treats the normaliser as a constant, so the
+            selector gets the gradient of the masked selection (Switch
+            Transformer's gate gradient) and keeps learning at `k=1`; only
+            the `k` read slots get gradients. The selection regularizer sees
+            the full softmax, and `return_selection` returns the sparse
+            renormalised selection that was used (zeros elsewhere). The
+            selector itself still scores all `memory_size` slots.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -177,6 +192,7 @@ class MemoryLayer(keras.layers.Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        top_k=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -197,6 +213,7 @@ class MemoryLayer(keras.layers.Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.top_k = validate_top_k(top_k, self.memory_size, name)
         self.selector = ApproximatorLayer(
             self.memory_size,
             hidden_units=self.hidden_units,
@@ -242,7 +259,32 @@ class MemoryLayer(keras.layers.Layer):
             )
             batch_size = ops.cast(ops.shape(selection)[0], "float32")
             self.add_loss(ops.divide_no_nan(penalty, batch_size))
-        memory = self.memory_activation(ops.cast(self.memory, self.compute_dtype))
+        output = self.read(selection)
+        if not self.return_selection:
+            return output
+        if self.top_k is not None:
+            # The selection that was used: renormalised, zero off the top k.
+            weights, indices = top_k_weights(selection, self.top_k)
+            selection = dense_selection(weights, indices, self.memory_size)
+        return output, selection
+
+    def read(self, selection):
+        """Reads the memory with a given selection.
+
+        Args:
+            selection: tensor `(batch, ..., memory_size)` of slot weights
+                (for example from `compute_selection`).
+
+        Returns:
+            The output `(batch, ..., *units)`: `selection · M` after
+            `memory_activation`, or with `top_k` the mix of the k selected
+            slots only (see `top_k` above).
+        """
+        if self.top_k is not None:
+            return self._sparse_read(selection)
+        memory = self.memory_activation(
+            ops.cast(self.memory, self.compute_dtype)
+        )
         # (batch, ..., k) @ (k, prod(units)) -> (batch, ..., *units): one
         # matmul (cheaper than tensordot's reshapes on TensorFlow).
         units = units_shape(self.units)
@@ -251,8 +293,19 @@ class MemoryLayer(keras.layers.Layer):
         output = ops.matmul(selection, memory)
         if len(units) > 1:
             output = reshape_last_axis(output, selection, units)
-        if self.return_selection:
-            return output, selection
+        return output
+
+    def _sparse_read(self, selection):
+        # Gather the k selected rows, activate only them, mix them.
+        weights, indices = top_k_weights(selection, self.top_k)
+        memory = ops.cast(self.memory, self.compute_dtype)
+        units = units_shape(self.units)
+        if len(units) > 1:
+            memory = ops.reshape(memory, (self.memory_size, -1))
+        rows = self.memory_activation(ops.take(memory, indices, axis=0))
+        output = ops.sum(ops.expand_dims(weights, -1) * rows, axis=-2)
+        if len(units) > 1:
+            output = reshape_last_axis(output, selection, units)
         return output
 
     def compute_output_shape(self, input_shape):
@@ -580,6 +633,7 @@ class MemoryLayer(keras.layers.Layer):
                 "bias_regularizer": regularizers.serialize(
                     self.bias_regularizer
                 ),
+                "top_k": self.top_k,
             }
         )
         return config

@@ -1,5 +1,6 @@
 """MemoryInformedLayer: candidate outputs mixed by a memory selection."""
 
+import math
 import string
 
 import keras
@@ -10,10 +11,16 @@ from keras import regularizers
 
 from keras_memnets.api_export import register
 from keras_memnets.layers.approximator import ApproximatorLayer
+from keras_memnets.layers.routing import capacity
+from keras_memnets.layers.routing import dispatch
+from keras_memnets.layers.routing import top_k_weights
+from keras_memnets.layers.routing import validate_top_k
 from keras_memnets.utils.shapes import check_min_rank
+from keras_memnets.utils.shapes import reshape_last_axis
 from keras_memnets.utils.shapes import standardize_units
 from keras_memnets.utils.shapes import units_shape
 from keras_memnets.utils.validation import get_activation
+from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
 
 
@@ -43,6 +50,30 @@ class MemoryInformedLayer(keras.layers.Layer):
         bias_initializer: initializer of its biases.
         kernel_regularizer: optional regularizer of its kernels.
         bias_regularizer: optional regularizer of its biases.
+        top_k: `None` or int in `[1, memory_size]`. `None` computes all
+            `memory_size` candidates and mixes them. With `top_k=k` each
+            sample uses only its `k` most selected slots, with the selection
+            renormalised over them (backward: the normaliser is held
+            constant, as in `MemoryLayer`), and only those candidates are
+            computed: the (sample, slot) pairs are grouped by slot into a
+            buffer of `C` rows per slot, as mixture-of-experts layers
+            dispatch tokens to experts, and each slot's output `Dense` runs
+            on its rows only. The shared hidden `Dense` still runs once per
+            sample. The weights are the same as for `top_k=None`, so a
+            trained layer can switch.
+        capacity_factor: `None` or float > 0. Capacity rule for `top_k`:
+            `C = min(batch, ceil(capacity_factor * batch * k / memory_size))`
+            rows per slot (batch = samples in the call). Inside a slot, first
+            choices are served before second choices, then in batch order;
+            pairs beyond `C` overflow and are dropped: they contribute
+            nothing, and the sample's output is the sum over its kept slots
+            (not renormalised again). `None` sets `C = batch`, which never
+            drops a pair (at the cost of `memory_size * batch` rows, as many
+            as the dense layer). Nothing is added to the losses for dropped
+            pairs: a selection concentrated on few slots drops many (watch
+            it with `keras_memnets.metrics.SelectionPerplexity`), so use
+            `None` or a balanced selection when that matters. Outputs depend
+            on the other samples in the batch only through overflow.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -87,6 +118,8 @@ class MemoryInformedLayer(keras.layers.Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        top_k=None,
+        capacity_factor=2.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -102,6 +135,16 @@ class MemoryInformedLayer(keras.layers.Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.top_k = validate_top_k(top_k, self.memory_size, name)
+        if capacity_factor is not None:
+            capacity_factor = number_in_range(
+                capacity_factor,
+                "capacity_factor",
+                name,
+                low=0.0,
+                low_inclusive=False,
+            )
+        self.capacity_factor = capacity_factor
         self.candidates = ApproximatorLayer(
             (self.memory_size,) + units_shape(self.units),
             hidden_units=self.hidden_units,
@@ -170,9 +213,52 @@ class MemoryInformedLayer(keras.layers.Layer):
     def call(self, inputs):
         x, selection = inputs
         self._check_batch_axes(x.shape, selection.shape)
+        if self.top_k is not None:
+            return self._sparse_call(x, selection)
         candidates = self.candidates(x)
         selection = ops.cast(selection, candidates.dtype)
         return ops.einsum(self._equation, selection, candidates)
+
+    def _sparse_call(self, x, selection):
+        name = type(self).__name__
+        features = x.shape[-1]
+        flat_x = ops.reshape(x, (-1, features))
+        selection = ops.reshape(selection, (-1, self.memory_size))
+        weights, indices = top_k_weights(selection, self.top_k)
+        num_samples = flat_x.shape[0]
+        if num_samples is None:
+            num_samples = ops.shape(flat_x)[0]
+        rows = capacity(
+            num_samples, self.top_k, self.memory_size, self.capacity_factor
+        )
+        buffer_sample, pair_row, kept = dispatch(
+            indices, self.memory_size, rows
+        )
+        hidden = self.candidates.hidden(flat_x)
+        dense = self.candidates.output_dense
+        if dense.kernel is None:  # pragma: no cover
+            raise ValueError(f"{name}: the layer is not built.")
+        size = math.prod(units_shape(self.units))
+        # The output kernel (hidden, memory_size * size) viewed per slot.
+        kernel = ops.reshape(
+            ops.cast(dense.kernel, self.compute_dtype),
+            (self.hidden_units, self.memory_size, size),
+        )
+        inputs = ops.reshape(
+            ops.take(hidden, buffer_sample, axis=0),
+            (self.memory_size, -1, self.hidden_units),
+        )
+        outputs = ops.einsum("nch,hnu->ncu", inputs, kernel)
+        if dense.use_bias:
+            bias = ops.cast(dense.bias, self.compute_dtype)
+            outputs = outputs + ops.reshape(bias, (self.memory_size, 1, size))
+        outputs = self.output_activation(outputs)
+        outputs = ops.reshape(outputs, (-1, size))
+        picked = ops.take(outputs, ops.reshape(pair_row, (-1,)), axis=0)
+        picked = ops.reshape(picked, (-1, self.top_k, size))
+        weights = weights * ops.cast(kept, weights.dtype)
+        output = ops.sum(ops.expand_dims(weights, -1) * picked, axis=1)
+        return reshape_last_axis(output, x, units_shape(self.units))
 
     def compute_output_shape(self, input_shape):
         x_shape, selection_shape = self._split_shapes(input_shape)
@@ -202,6 +288,8 @@ class MemoryInformedLayer(keras.layers.Layer):
                 "bias_regularizer": regularizers.serialize(
                     self.bias_regularizer
                 ),
+                "top_k": self.top_k,
+                "capacity_factor": self.capacity_factor,
             }
         )
         return config

@@ -1,0 +1,170 @@
+"""Runs every component benchmark on the current Keras backend.
+
+Each module in `benchmarks/` that defines `run(quick=False) -> dict` is a
+component benchmark (helpers such as `timing` and `machine` are not). The
+runner calls each in turn (a module without `run` is skipped with a
+message), collects their payloads, and writes
+
+- `benchmarks/results/<backend>.json`: every payload, with the machine's
+  load averages before and after;
+- `benchmarks/results/<backend>.md`: one markdown table of every timed
+  variant (median with min/max after warm-up), then each benchmark's
+  headline ratios; the documentation page "Benchmarks" includes it.
+
+`--quick` runs small versions (for CI: no threshold is asserted; the exit
+status is non-zero only if a benchmark raised).
+
+    KERAS_BACKEND=jax python benchmarks/run.py [--quick] [--only NAME ...]
+    KERAS_BACKEND=jax python -m benchmarks [--quick]
+"""
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import sys
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import keras  # noqa: E402
+
+from benchmarks import machine  # noqa: E402
+from benchmarks import timing  # noqa: E402
+
+# Modules of the package that are not benchmarks.
+HELPERS = {"machine", "run", "timing", "__main__"}
+
+
+def benchmark_names():
+    """The component benchmark modules, sorted by name."""
+    directory = os.path.dirname(os.path.abspath(__file__))
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules([directory])
+        if m.name not in HELPERS and not m.name.startswith("_")
+    )
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _headline(payload):
+    """Top-level scalar entries of a payload: ratios, targets, verdicts."""
+    skip = {"cpus", "quick", "n"}
+    return {
+        k: v
+        for k, v in payload.items()
+        if k not in skip and (_number(v) or isinstance(v, bool))
+    }
+
+
+def _rows(results):
+    """`(variant, summary)` pairs of a payload's `results`, nested or flat."""
+    if not isinstance(results, dict):
+        return []
+    rows = []
+    for name, value in results.items():
+        if isinstance(value, dict) and "median_s" in value:
+            rows.append((str(name), value))
+        elif isinstance(value, dict):
+            rows += [(f"{name} / {n}", v) for n, v in _rows(value)]
+    return rows
+
+
+def _ms(seconds):
+    return f"{seconds * 1e3:.3g}"
+
+
+def markdown(backend, payloads, skipped, failed, load):
+    """The results as a markdown table (one row per timed variant)."""
+    lines = [
+        f"Backend `{backend}`, Keras {keras.__version__}, "
+        f"{os.cpu_count()} CPUs; load average before/after "
+        f"{load['before']} / {load['after']} (a shared machine: compare "
+        "variants of one run, not runs).",
+        "",
+        "| benchmark | variant | median ms | min ms | max ms | n |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, payload in payloads.items():
+        for variant, s in _rows(payload.get("results")):
+            lines.append(
+                f"| {name} | {variant} | {_ms(s['median_s'])} | "
+                f"{_ms(s['min_s'])} | {_ms(s['max_s'])} | {s['n']} |"
+            )
+    lines += ["", "| benchmark | quantity | value |", "|---|---|---:|"]
+    for name, payload in payloads.items():
+        for key, value in _headline(payload).items():
+            text = f"{value:.3g}" if isinstance(value, float) else str(value)
+            lines.append(f"| {name} | {key} | {text} |")
+    for name, why in skipped.items():
+        lines.append(f"| {name} | skipped | {why} |")
+    for name in failed:
+        lines.append(f"| {name} | FAILED | see the run's output |")
+    return "\n".join(lines) + "\n"
+
+
+def run_all(quick=False, only=None):
+    """Runs the benchmarks; returns `(payloads, skipped, failed)`."""
+    backend = keras.backend.backend()
+    load_before = machine.loadavg()
+    payloads, skipped, failed = {}, {}, []
+    for name in benchmark_names():
+        if only and name not in only:
+            continue
+        module = importlib.import_module(f"benchmarks.{name}")
+        if not callable(getattr(module, "run", None)):
+            skipped[name] = "no run(quick) function"
+            print(f"== {name}: skipped (the module has no `run(quick)`)")
+            continue
+        print(f"== {name} ({'quick' if quick else 'full'}, {backend})")
+        start = time.perf_counter()
+        try:
+            payload = module.run(quick=quick)
+        except Exception:  # report, run the others, fail at the end
+            traceback.print_exc()
+            failed.append(name)
+            continue
+        payload = dict(payload)
+        payload["wall_s"] = round(time.perf_counter() - start, 1)
+        payloads[name] = payload
+    load = {"before": load_before, "after": machine.loadavg()}
+    os.makedirs(timing.RESULTS_DIR, exist_ok=True)
+    summary = {
+        "backend": backend,
+        "quick": quick,
+        "loadavg": load,
+        "benchmarks": payloads,
+        "skipped": skipped,
+        "failed": failed,
+    }
+    json_path = os.path.join(timing.RESULTS_DIR, f"{backend}.json")
+    with open(json_path, "w") as f:
+        json.dump(summary, f, indent=2)
+    md_path = os.path.join(timing.RESULTS_DIR, f"{backend}.md")
+    with open(md_path, "w") as f:
+        f.write(markdown(backend, payloads, skipped, failed, load))
+    print(f"wrote {json_path} and {md_path}")
+    return payloads, skipped, failed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, few rounds (CI)"
+    )
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", help="run only these benchmarks"
+    )
+    args = parser.parse_args(argv)
+    _, _, failed = run_all(quick=args.quick, only=args.only)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
