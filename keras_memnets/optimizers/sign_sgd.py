@@ -1,15 +1,12 @@
 """SignSGD, Signum, EF-SignSGD and signSGD with majority vote."""
 
-import numbers
+import math
 
 import keras
 from keras import ops
 
 from keras_memnets.api_export import register
-
-
-def _is_real_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+from keras_memnets.utils.validation import real_number
 
 
 @register
@@ -125,12 +122,25 @@ class SignSGD(keras.optimizers.Optimizer):
         majority_vote=False,
         **kwargs,
     ):
-        super().__init__(learning_rate=learning_rate, **kwargs)
-        if not _is_real_number(momentum) or not 0.0 <= momentum < 1.0:
-            raise ValueError(
-                "SignSGD: `momentum` must be a float in [0, 1) (0 is SignSGD, "
-                f"larger values Signum). Received: momentum={momentum!r}"
+        if not isinstance(
+            learning_rate, keras.optimizers.schedules.LearningRateSchedule
+        ) and not callable(learning_rate):
+            # Keras only checks that the learning rate is a float; a negative
+            # one would silently ascend the loss.
+            learning_rate = real_number(
+                learning_rate, "learning_rate", "SignSGD", minimum=0.0
             )
+        for arg_name in ("weight_decay", "clipnorm", "clipvalue"):
+            if kwargs.get(arg_name) is not None:
+                kwargs[arg_name] = real_number(
+                    kwargs[arg_name], arg_name, "SignSGD", minimum=0.0
+                )
+        if kwargs.get("global_clipnorm") is not None:
+            kwargs["global_clipnorm"] = real_number(
+                kwargs["global_clipnorm"], "global_clipnorm", "SignSGD", 0.0
+            )
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        momentum = real_number(momentum, "momentum", "SignSGD", 0.0, 1.0)
         for arg_name, value in (
             ("nesterov", nesterov),
             ("error_feedback", error_feedback),
@@ -170,10 +180,23 @@ class SignSGD(keras.optimizers.Optimizer):
         if self.majority_vote:
             self._check_majority_vote_is_possible()
         super().build(variables)
+        # Counts the steps skipped for a non-finite gradient. An optimizer
+        # variable, so `.keras` files save it with the rest of the state;
+        # "only_first_replica" lets every replica increment it in a replica
+        # context, as Keras' own `iterations` counter does.
+        self._skipped_steps = self.add_variable(
+            shape=(),
+            dtype="int",
+            initializer="zeros",
+            aggregation="only_first_replica",
+            name="skipped_steps",
+        )
         self._momentums = []
         self._errors = []
         if self.momentum > 0:
-            self._momentums = self.add_optimizer_variables(variables, "momentum")
+            self._momentums = self.add_optimizer_variables(
+                variables, "momentum"
+            )
         if self.error_feedback:
             self._errors = self.add_optimizer_variables(variables, "error")
 
@@ -189,6 +212,106 @@ class SignSGD(keras.optimizers.Optimizer):
                 "`tf.distribute` strategy (e.g. MirroredStrategy), or use "
                 "`majority_vote=False`."
             )
+
+    @property
+    def skipped_steps(self):
+        """Non-trainable int variable: the steps skipped so far.
+
+        A step is skipped when any gradient holds a NaN or an infinity. The
+        value is saved in `.keras` files with the optimizer state. `None`
+        until the optimizer is built.
+        """
+        return getattr(self, "_skipped_steps", None)
+
+    def apply(self, grads, trainable_variables=None):
+        grads = list(grads)
+        if not self.built and trainable_variables is not None:
+            # Built here (not inside the base `apply`) because the
+            # finiteness check below must not create variables inside a
+            # conditional branch.
+            with keras.name_scope(self.name, caller=self):
+                self.build(list(trainable_variables))
+        if not self.built or not any(g is not None for g in grads):
+            # The base class raises its own clear errors for these cases.
+            return super().apply(grads, trainable_variables)
+        finite = _all_finite(grads)
+
+        def step():
+            super(SignSGD, self).apply(grads, trainable_variables)
+
+        def skip():
+            self._skipped_steps.assign_add(1)
+
+        if keras.config.backend() == "jax":
+            self._jax_masked_apply(finite, step, trainable_variables)
+        else:
+            # TensorFlow runs one branch of a `tf.cond` (or a Python `if` in
+            # eager mode); torch a Python `if` on the flag.
+            ops.cond(finite, step, skip)
+
+    def _jax_masked_apply(self, finite, step, trainable_variables):
+        # JAX applies the optimizer in a `StatelessScope` under `jax.jit`,
+        # where a `lax.cond` whose branches assign variables would leak
+        # tracers. Instead the step runs and every value it may change (the
+        # model's trainable variables and all optimizer variables) is kept
+        # at its old value where the flag is false. XLA fuses this select
+        # into the update, so it costs no extra pass over the weights.
+        if trainable_variables is None:
+            trainable_variables = self._trainable_variables
+        state = [
+            v
+            for v in list(trainable_variables) + self.variables
+            if v is not self._skipped_steps
+        ]
+        old = [v.value for v in state]
+        step()
+        for variable, old_value in zip(state, old):
+            variable.assign(ops.where(finite, variable.value, old_value))
+        skipped = ops.cast(ops.logical_not(finite), self._skipped_steps.dtype)
+        self._skipped_steps.assign_add(skipped)
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if keras.config.backend() == "torch" and not self.error_feedback:
+            # The torch backend runs the generic per-variable `update_step`
+            # as separate eager kernels; Keras' own torch SGD and Adam use
+            # `torch._foreach_*` kernels over all variables at once. This is
+            # the same update rule as `update_step`, written that way.
+            return self._torch_foreach_update_step(
+                grads, trainable_variables, learning_rate
+            )
+        return super()._backend_update_step(
+            grads, trainable_variables, learning_rate
+        )
+
+    def _torch_foreach_update_step(self, grads, trainable_variables, lr):
+        import torch
+
+        with torch.no_grad():
+            values = [v.value for v in trainable_variables]
+            grads = [
+                ops.cast(g, v.dtype) for g, v in zip(grads, trainable_variables)
+            ]
+            lr = float(ops.convert_to_numpy(lr))
+            if self.majority_vote:
+                grads = torch._foreach_sign(grads)
+            if self.momentum > 0:
+                beta = self.momentum
+                momentums = [
+                    self._momentums[self._get_variable_index(v)].value
+                    for v in trainable_variables
+                ]
+                torch._foreach_mul_(momentums, beta)
+                torch._foreach_add_(momentums, grads, alpha=1.0 - beta)
+                if self.nesterov:
+                    direction = torch._foreach_mul(momentums, beta)
+                    torch._foreach_add_(direction, grads, alpha=1.0 - beta)
+                    torch._foreach_sign_(direction)
+                    signs = direction
+                else:
+                    signs = torch._foreach_sign(momentums)
+            else:
+                signs = torch._foreach_sign(grads)
+            torch._foreach_add_(values, signs, alpha=-lr)
 
     def update_step(self, gradient, variable, learning_rate):
         gradient = _dense(gradient)
@@ -218,7 +341,8 @@ class SignSGD(keras.optimizers.Optimizer):
             self.assign(m, new_m)
             if self.nesterov:
                 direction = ops.add(
-                    ops.multiply(beta, new_m), ops.multiply(1.0 - beta, gradient)
+                    ops.multiply(beta, new_m),
+                    ops.multiply(1.0 - beta, gradient),
                 )
             else:
                 direction = new_m
@@ -239,9 +363,12 @@ class SignSGD(keras.optimizers.Optimizer):
         # current one may have several replicas; the gradients are only each
         # replica's own inside `strategy.run` of a strategy with that many.
         current = tf.distribute.get_strategy().num_replicas_in_sync
-        replicas = max(current, self._distribution_strategy.num_replicas_in_sync)
+        replicas = max(
+            current, self._distribution_strategy.num_replicas_in_sync
+        )
         in_replica_context = (
-            tf.distribute.get_replica_context() is not None and current == replicas
+            tf.distribute.get_replica_context() is not None
+            and current == replicas
         )
         if replicas > 1 and not in_replica_context:
             raise ValueError(
@@ -266,6 +393,45 @@ class SignSGD(keras.optimizers.Optimizer):
             }
         )
         return config
+
+
+def _all_finite(grads):
+    """A scalar bool tensor: whether every gradient entry is finite.
+
+    One reduction per gradient and one over the per-gradient results, so the
+    check reads each gradient once. Under a multi-replica `tf.distribute`
+    strategy the flag is reduced over the replicas, so that all replicas
+    take the same decision.
+    """
+    grads = [g for g in grads if g is not None]
+    backend = keras.config.backend()
+    if backend == "torch":
+        import torch
+
+        grads = [ops.convert_to_tensor(g) for g in grads]
+        # The infinity norm is max|g|: NaN if any entry is NaN, inf if any
+        # is infinite, and it cannot overflow for finite entries.
+        norms = torch._foreach_norm(grads, math.inf)
+        return torch.isfinite(torch.stack([n.float() for n in norms])).all()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        grads = [
+            g.values if isinstance(g, tf.IndexedSlices) else g for g in grads
+        ]
+        finite = tf.reduce_all(
+            tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+        )
+        context = tf.distribute.get_replica_context()
+        strategy = tf.distribute.get_strategy()
+        if context is not None and strategy.num_replicas_in_sync > 1:
+            bad = context.all_reduce(
+                tf.distribute.ReduceOp.SUM,
+                tf.cast(tf.logical_not(finite), tf.float32),
+            )
+            finite = tf.equal(bad, 0.0)
+        return finite
+    return ops.all(ops.stack([ops.all(ops.isfinite(g)) for g in grads]))
 
 
 def _dense(gradient):
@@ -296,6 +462,9 @@ def _replicas_hidden_from_optimizer():
         # are all-reduced during the backward pass.
         import torch.distributed
 
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
+        if (
+            torch.distributed.is_available()
+            and torch.distributed.is_initialized()
+        ):
             replicas = max(replicas, torch.distributed.get_world_size())
     return replicas
