@@ -13,7 +13,9 @@ def register(obj):
     it as `"keras_memnets>ClassName"` once `keras_memnets` is imported.
 
     Args:
-        obj: a class or function to register.
+        obj: a serializable class (layer, loss, metric, ...). Builder
+            functions that return a `keras.Model` are not registered: the
+            model they build serializes through its own config.
 
     Returns:
         `obj`, unchanged.

@@ -40,7 +40,7 @@ def _model():
     return keras.Sequential(
         [
             keras.Input((8,)),
-            ApproximatorLayer(16, 16, activation="tanh"),
+            ApproximatorLayer(16, hidden_units=16, activation="tanh"),
             MemoryLayer(memory_size=4, units=4, hidden_units=16),
         ]
     )

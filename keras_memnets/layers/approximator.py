@@ -5,70 +5,15 @@ import math
 import keras
 from keras import activations
 from keras import initializers
-from keras import ops
 from keras import regularizers
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.shapes import check_min_rank
+from keras_memnets.utils.shapes import reshape_last_axis
+from keras_memnets.utils.shapes import standardize_units
+from keras_memnets.utils.shapes import units_shape
+from keras_memnets.utils.validation import get_activation
 from keras_memnets.utils.validation import positive_int
-
-
-def standardize_units(units, argument, layer):
-    """Returns `units` as an int or a tuple of positive ints, or raises.
-
-    Args:
-        units: int or tuple/list of ints.
-        argument: str. The argument's name, for the error message.
-        layer: str. The layer's class name, for the error message.
-
-    Returns:
-        `units` as an int (when given an int) or a tuple of ints.
-    """
-    if isinstance(units, bool):
-        raise TypeError(
-            f"{layer}: `{argument}` must be a positive int or a tuple of "
-            f"positive ints, got {units!r}."
-        )
-    if isinstance(units, int):
-        if units <= 0:
-            raise ValueError(
-                f"{layer}: `{argument}` must be a positive int, got {units}."
-            )
-        return units
-    if isinstance(units, (tuple, list)) and units:
-        for u in units:
-            if isinstance(u, bool) or not isinstance(u, int):
-                raise TypeError(
-                    f"{layer}: `{argument}` must be a positive int or a tuple "
-                    f"of positive ints, got {units!r}."
-                )
-            if u <= 0:
-                raise ValueError(
-                    f"{layer}: every entry of `{argument}` must be positive, "
-                    f"got {tuple(units)}."
-                )
-        return tuple(units)
-    raise TypeError(
-        f"{layer}: `{argument}` must be a positive int or a non-empty tuple "
-        f"of positive ints, got {units!r}."
-    )
-
-
-def units_shape(units):
-    """Returns `units` (int or tuple) as a tuple."""
-    return (units,) if isinstance(units, int) else tuple(units)
-
-
-def check_min_rank(input_shape, min_rank, argument, layer):
-    if len(input_shape) < min_rank:
-        raise ValueError(
-            f"{layer}: `{argument}` must have rank >= {min_rank} "
-            f"(batch, ..., features), got shape {tuple(input_shape)}."
-        )
-    if input_shape[-1] is None:
-        raise ValueError(
-            f"{layer}: the last axis of `{argument}` must be known, got shape "
-            f"{tuple(input_shape)}."
-        )
 
 
 @register
@@ -81,8 +26,9 @@ class ApproximatorLayer(keras.layers.Layer):
     works on the last axis of any input of rank >= 2, like `Dense`.
 
     Args:
-        hidden_units: int. Width of the hidden `Dense` layer.
         units: int or tuple of ints. Per-sample output shape.
+        hidden_units: int. Width of the hidden `Dense` layer (512, the
+            notes' value, by default).
         activation: str or callable. Activation of the hidden layer.
         output_activation: str, callable or `None`. Activation applied to the
             reshaped output (`None` is linear).
@@ -107,18 +53,19 @@ class ApproximatorLayer(keras.layers.Layer):
 
     Example:
 
-    >>> layer = keras_memnets.layers.ApproximatorLayer(32, (10, 4))
-    >>> layer(np.zeros((2, 6))).shape
+    >>> layer = keras_memnets.layers.ApproximatorLayer((10, 4), hidden_units=32)
+    >>> tuple(layer(np.zeros((2, 6))).shape)
     (2, 10, 4)
 
     Reference:
-        `shared/seeds/000-memory-and-set-min-notes.txt` (second part).
+        The guide "Memory networks" (`docs/guides/memory_networks.rst`),
+        which maps the research notes' names to the library's.
     """
 
     def __init__(
         self,
-        hidden_units,
         units,
+        hidden_units=512,
         activation="relu",
         output_activation=None,
         use_bias=True,
@@ -130,15 +77,18 @@ class ApproximatorLayer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         name = type(self).__name__
-        self.hidden_units = positive_int(hidden_units, "hidden_units", name)
         self.units = standardize_units(units, "units", name)
-        self.activation = activations.get(activation)
-        self.output_activation = activations.get(output_activation)
+        self.hidden_units = positive_int(hidden_units, "hidden_units", name)
+        self.activation = get_activation(activation, "activation", name)
+        self.output_activation = get_activation(
+            output_activation, "output_activation", name
+        )
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.input_spec = keras.InputSpec(min_ndim=2)
         dense_kwargs = dict(
             use_bias=use_bias,
             kernel_initializer=self.kernel_initializer,
@@ -163,13 +113,7 @@ class ApproximatorLayer(keras.layers.Layer):
     def call(self, inputs):
         h = self.output_dense(self.hidden(inputs))
         if not isinstance(self.units, int):
-            inner = tuple(inputs.shape[1:-1])
-            if all(d is not None for d in inner):
-                # Static shape: no shape ops in the traced graph.
-                shape = (-1,) + inner + self.units
-            else:
-                shape = tuple(ops.shape(inputs)[:-1]) + self.units
-            h = ops.reshape(h, shape)
+            h = reshape_last_axis(h, inputs, self.units)
         return self.output_activation(h)
 
     def compute_output_shape(self, input_shape):
@@ -180,8 +124,8 @@ class ApproximatorLayer(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "hidden_units": self.hidden_units,
                 "units": self.units,
+                "hidden_units": self.hidden_units,
                 "activation": activations.serialize(self.activation),
                 "output_activation": activations.serialize(
                     self.output_activation

@@ -9,9 +9,11 @@ from keras import regularizers
 
 from keras_memnets.api_export import register
 from keras_memnets.layers.approximator import ApproximatorLayer
-from keras_memnets.layers.approximator import check_min_rank
-from keras_memnets.layers.approximator import standardize_units
-from keras_memnets.layers.approximator import units_shape
+from keras_memnets.utils.shapes import check_min_rank
+from keras_memnets.utils.shapes import reshape_last_axis
+from keras_memnets.utils.shapes import standardize_units
+from keras_memnets.utils.shapes import units_shape
+from keras_memnets.utils.validation import get_activation
 from keras_memnets.utils.validation import positive_int
 
 
@@ -65,9 +67,10 @@ class MemoryLayer(keras.layers.Layer):
     samples of the training set").
 
     Args:
-        memory_size: int. Number of memory slots (the notes' `mn`), >= 1.
         units: int or tuple of ints. Per-sample output shape (the notes' `sl`).
-        hidden_units: int. Hidden width of the selection approximator.
+        memory_size: int. Number of memory slots (the notes' `mn`), >= 1.
+        hidden_units: int. Hidden width of the selection approximator (512,
+            the notes' value, by default).
         activation: str or callable. Hidden activation of the selection
             approximator.
         memory_activation: str, callable or `None`. Applied to the memory
@@ -105,19 +108,20 @@ class MemoryLayer(keras.layers.Layer):
     Example:
 
     >>> layer = keras_memnets.layers.MemoryLayer(
-    ...     10, 784, hidden_units=64, return_selection=True)
+    ...     784, memory_size=10, hidden_units=64, return_selection=True)
     >>> output, selection = layer(np.zeros((2, 6)))
-    >>> output.shape, selection.shape
+    >>> tuple(output.shape), tuple(selection.shape)
     ((2, 784), (2, 10))
 
     Reference:
-        `shared/seeds/000-memory-and-set-min-notes.txt` (second part).
+        The guide "Memory networks" (`docs/guides/memory_networks.rst`),
+        which maps the research notes' names to the library's.
     """
 
     def __init__(
         self,
-        memory_size,
         units,
+        memory_size,
         hidden_units=512,
         activation="relu",
         memory_activation="sigmoid",
@@ -133,11 +137,14 @@ class MemoryLayer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         name = type(self).__name__
-        self.memory_size = positive_int(memory_size, "memory_size", name)
+        self.input_spec = keras.InputSpec(min_ndim=2)
         self.units = standardize_units(units, "units", name)
+        self.memory_size = positive_int(memory_size, "memory_size", name)
         self.hidden_units = positive_int(hidden_units, "hidden_units", name)
-        self.activation = activations.get(activation)
-        self.memory_activation = activations.get(memory_activation)
+        self.activation = get_activation(activation, "activation", name)
+        self.memory_activation = get_activation(
+            memory_activation, "memory_activation", name
+        )
         self.return_selection = bool(return_selection)
         self.selection_regularizer = regularizers.get(selection_regularizer)
         self.memory_initializer = initializers.get(memory_initializer)
@@ -147,8 +154,8 @@ class MemoryLayer(keras.layers.Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.selector = ApproximatorLayer(
-            self.hidden_units,
             self.memory_size,
+            hidden_units=self.hidden_units,
             activation=self.activation,
             output_activation="softmax",
             kernel_initializer=self.kernel_initializer,
@@ -199,13 +206,7 @@ class MemoryLayer(keras.layers.Layer):
             memory = ops.reshape(memory, (self.memory_size, -1))
         output = ops.matmul(selection, memory)
         if len(units) > 1:
-            inner = tuple(selection.shape[1:-1])
-            if all(d is not None for d in inner):
-                output = ops.reshape(output, (-1,) + inner + units)
-            else:
-                output = ops.reshape(
-                    output, tuple(ops.shape(selection)[:-1]) + units
-                )
+            output = reshape_last_axis(output, selection, units)
         if self.return_selection:
             return output, selection
         return output
@@ -294,8 +295,8 @@ class MemoryLayer(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "memory_size": self.memory_size,
                 "units": self.units,
+                "memory_size": self.memory_size,
                 "hidden_units": self.hidden_units,
                 "activation": activations.serialize(self.activation),
                 "memory_activation": activations.serialize(

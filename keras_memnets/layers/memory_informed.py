@@ -10,9 +10,10 @@ from keras import regularizers
 
 from keras_memnets.api_export import register
 from keras_memnets.layers.approximator import ApproximatorLayer
-from keras_memnets.layers.approximator import check_min_rank
-from keras_memnets.layers.approximator import standardize_units
-from keras_memnets.layers.approximator import units_shape
+from keras_memnets.utils.shapes import check_min_rank
+from keras_memnets.utils.shapes import standardize_units
+from keras_memnets.utils.shapes import units_shape
+from keras_memnets.utils.validation import get_activation
 from keras_memnets.utils.validation import positive_int
 
 
@@ -30,10 +31,11 @@ class MemoryInformedLayer(keras.layers.Layer):
     use").
 
     Args:
+        units: int or tuple of ints. Per-sample output shape.
         memory_size: int. Number of candidates; must equal the selection's
             width.
-        units: int or tuple of ints. Per-sample output shape.
-        hidden_units: int. Hidden width of the candidate approximator.
+        hidden_units: int. Hidden width of the candidate approximator (512,
+            the notes' value, by default).
         activation: str or callable. Its hidden activation.
         output_activation: str, callable or `None`. Applied to the
             candidates before they are mixed.
@@ -61,22 +63,23 @@ class MemoryInformedLayer(keras.layers.Layer):
     Example:
 
     >>> memory = keras_memnets.layers.MemoryLayer(
-    ...     10, 784, hidden_units=64, return_selection=True)
+    ...     784, memory_size=10, hidden_units=64, return_selection=True)
     >>> informed = keras_memnets.layers.MemoryInformedLayer(
-    ...     10, 784, hidden_units=64)
+    ...     784, memory_size=10, hidden_units=64)
     >>> x = np.zeros((2, 6))
     >>> _, selection = memory(x)
-    >>> informed([x, selection]).shape
+    >>> tuple(informed([x, selection]).shape)
     (2, 784)
 
     Reference:
-        `shared/seeds/000-memory-and-set-min-notes.txt` (second part).
+        The guide "Memory networks" (`docs/guides/memory_networks.rst`),
+        which maps the research notes' names to the library's.
     """
 
     def __init__(
         self,
-        memory_size,
         units,
+        memory_size,
         hidden_units=512,
         activation="relu",
         output_activation="sigmoid",
@@ -88,18 +91,20 @@ class MemoryInformedLayer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         name = type(self).__name__
-        self.memory_size = positive_int(memory_size, "memory_size", name)
         self.units = standardize_units(units, "units", name)
+        self.memory_size = positive_int(memory_size, "memory_size", name)
         self.hidden_units = positive_int(hidden_units, "hidden_units", name)
-        self.activation = activations.get(activation)
-        self.output_activation = activations.get(output_activation)
+        self.activation = get_activation(activation, "activation", name)
+        self.output_activation = get_activation(
+            output_activation, "output_activation", name
+        )
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.candidates = ApproximatorLayer(
-            self.hidden_units,
             (self.memory_size,) + units_shape(self.units),
+            hidden_units=self.hidden_units,
             activation=self.activation,
             output_activation=self.output_activation,
             kernel_initializer=self.kernel_initializer,
@@ -161,8 +166,8 @@ class MemoryInformedLayer(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "memory_size": self.memory_size,
                 "units": self.units,
+                "memory_size": self.memory_size,
                 "hidden_units": self.hidden_units,
                 "activation": activations.serialize(self.activation),
                 "output_activation": activations.serialize(

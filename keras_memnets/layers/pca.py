@@ -5,7 +5,7 @@ import numpy as np
 from keras import ops
 
 from keras_memnets.api_export import register
-from keras_memnets.layers.approximator import check_min_rank
+from keras_memnets.utils.shapes import check_min_rank
 from keras_memnets.utils.validation import positive_int
 
 
@@ -78,11 +78,11 @@ class PCAReduction(keras.layers.Layer):
     >>> x = np.random.default_rng(0).normal(size=(100, 20))
     >>> pca = keras_memnets.layers.PCAReduction(6)
     >>> pca.adapt(x)
-    >>> pca(x).shape, pca.explained_variance_ratio.shape
+    >>> tuple(pca(x).shape), pca.explained_variance_ratio.shape
     ((100, 6), (6,))
 
     Reference:
-        `shared/seeds/000-memory-and-set-min-notes.txt` (second part).
+        The guide "Memory networks" (`docs/guides/memory_networks.rst`).
     """
 
     def __init__(self, units, whiten=False, epsilon=1e-7, **kwargs):

@@ -46,7 +46,7 @@ class OneMaxLoss(keras.losses.Loss):
     0.25
 
     Reference:
-        `shared/seeds/000-memory-and-set-min-notes.txt` (second part).
+        The guide "Memory networks" (`docs/guides/memory_networks.rst`).
     """
 
     def __init__(self, name="one_max", reduction="sum_over_batch_size", dtype=None):

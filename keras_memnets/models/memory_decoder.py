@@ -2,12 +2,10 @@
 
 import keras
 
-from keras_memnets.api_export import register
 from keras_memnets.layers.memory import MemoryLayer
 from keras_memnets.layers.memory_informed import MemoryInformedLayer
 
 
-@register
 def memory_decoder(
     input_dim,
     output_dim,
@@ -73,12 +71,12 @@ def memory_decoder(
     ['informed', 'memory']
 
     Reference:
-        `shared/seeds/000-memory-and-set-min-notes.txt` (second part).
+        The guide "Memory networks" (`docs/guides/memory_networks.rst`).
     """
     inputs = keras.Input((input_dim,), name="features")
     memory_output, selection = MemoryLayer(
-        memory_size,
         output_dim,
+        memory_size,
         hidden_units=hidden_units,
         activation=activation,
         memory_activation=memory_activation,
@@ -87,8 +85,8 @@ def memory_decoder(
         name="memory_layer",
     )(inputs)
     informed_output = MemoryInformedLayer(
-        memory_size,
         output_dim,
+        memory_size,
         hidden_units=hidden_units,
         activation=activation,
         output_activation=output_activation,

@@ -2,11 +2,9 @@
 
 import keras
 
-from keras_memnets.api_export import register
 from keras_memnets.layers.variant_heads import VariantHeads
 
 
-@register
 def set_min_autoencoder(
     input_dim=784,
     latent_dim=10,

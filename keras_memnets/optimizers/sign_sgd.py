@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from keras_memnets.api_export import register
-from keras_memnets.utils.validation import real_number
+from keras_memnets.utils.validation import number_in_range
 
 
 @register
@@ -127,20 +127,19 @@ class SignSGD(keras.optimizers.Optimizer):
         ) and not callable(learning_rate):
             # Keras only checks that the learning rate is a float; a negative
             # one would silently ascend the loss.
-            learning_rate = real_number(
-                learning_rate, "learning_rate", "SignSGD", minimum=0.0
-            )
-        for arg_name in ("weight_decay", "clipnorm", "clipvalue"):
+            learning_rate = _non_negative(learning_rate, "learning_rate")
+        for arg_name in (
+            "weight_decay",
+            "clipnorm",
+            "clipvalue",
+            "global_clipnorm",
+        ):
             if kwargs.get(arg_name) is not None:
-                kwargs[arg_name] = real_number(
-                    kwargs[arg_name], arg_name, "SignSGD", minimum=0.0
-                )
-        if kwargs.get("global_clipnorm") is not None:
-            kwargs["global_clipnorm"] = real_number(
-                kwargs["global_clipnorm"], "global_clipnorm", "SignSGD", 0.0
-            )
+                kwargs[arg_name] = _non_negative(kwargs[arg_name], arg_name)
         super().__init__(learning_rate=learning_rate, **kwargs)
-        momentum = real_number(momentum, "momentum", "SignSGD", 0.0, 1.0)
+        momentum = number_in_range(
+            momentum, "momentum", "SignSGD", 0.0, 1.0, high_inclusive=False
+        )
         for arg_name, value in (
             ("nesterov", nesterov),
             ("error_feedback", error_feedback),
@@ -393,6 +392,13 @@ class SignSGD(keras.optimizers.Optimizer):
             }
         )
         return config
+
+
+def _non_negative(value, argument):
+    # A finite number >= 0 (infinity is refused too).
+    return number_in_range(
+        value, argument, "SignSGD", 0.0, math.inf, high_inclusive=False
+    )
 
 
 def _all_finite(grads):

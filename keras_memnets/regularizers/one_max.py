@@ -33,7 +33,7 @@ class OneMax(keras.regularizers.Regularizer):
     0.25
 
     Reference:
-        `shared/seeds/000-memory-and-set-min-notes.txt` (second part).
+        The guide "Memory networks" (`docs/guides/memory_networks.rst`).
     """
 
     def __init__(self, weight=1.0):

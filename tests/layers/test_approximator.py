@@ -13,7 +13,7 @@ def _numpy_forward(layer, x):
 
 def test_matches_numpy_two_layer_perceptron_and_reshapes():
     x = np.random.default_rng(0).normal(size=(5, 6)).astype("float32")
-    layer = ApproximatorLayer(7, (3, 4))
+    layer = ApproximatorLayer((3, 4), hidden_units=7)
     out = keras.ops.convert_to_numpy(layer(x))
     assert out.shape == (5, 3, 4)
     expected = _numpy_forward(layer, x).reshape(5, 3, 4)
@@ -22,7 +22,7 @@ def test_matches_numpy_two_layer_perceptron_and_reshapes():
 
 def test_output_activation_and_higher_rank_input():
     x = np.random.default_rng(1).normal(size=(2, 3, 6)).astype("float32")
-    layer = ApproximatorLayer(5, 4, output_activation="sigmoid")
+    layer = ApproximatorLayer(4, hidden_units=5, output_activation="sigmoid")
     out = keras.ops.convert_to_numpy(layer(x))
     assert out.shape == (2, 3, 4)
     expected = 1 / (1 + np.exp(-_numpy_forward(layer, x)))
@@ -30,7 +30,7 @@ def test_output_activation_and_higher_rank_input():
 
 
 def test_parameter_count():
-    layer = ApproximatorLayer(512, (10, 784))
+    layer = ApproximatorLayer((10, 784))
     layer.build((None, 6))
     assert layer.count_params() == 6 * 512 + 512 + 512 * 7840 + 7840
 
@@ -51,6 +51,19 @@ def test_bad_arguments(kwargs, error, match):
 
 
 def test_rank_one_input_is_rejected():
-    layer = ApproximatorLayer(4, 3)
+    layer = ApproximatorLayer(3, hidden_units=4)
     with pytest.raises(ValueError, match="ApproximatorLayer.*rank >= 2"):
         layer.build((6,))
+
+
+def test_units_first_and_default_hidden_units():
+    layer = ApproximatorLayer(3)
+    assert (layer.units, layer.hidden_units) == (3, 512)
+
+
+@pytest.mark.parametrize("argument", ["activation", "output_activation"])
+def test_unknown_activation_names_layer_and_argument(argument):
+    with pytest.raises(
+        ValueError, match=f"ApproximatorLayer: unknown activation 'relux' for `{argument}`"
+    ):
+        ApproximatorLayer(3, **{argument: "relux"})

@@ -26,7 +26,7 @@ def _reference(layer, x):
 
 def test_output_is_selection_times_sigmoid_memory():
     x = np.random.default_rng(0).normal(size=(6, 5)).astype("float32")
-    layer = MemoryLayer(4, (3, 2), hidden_units=8, return_selection=True,
+    layer = MemoryLayer((3, 2), 4, hidden_units=8, return_selection=True,
                         memory_initializer=keras.initializers.RandomNormal(stddev=2.0))
     output, selection = (_np(t) for t in layer(x))
     assert layer.memory.path.endswith("memory")
@@ -36,20 +36,20 @@ def test_output_is_selection_times_sigmoid_memory():
     np.testing.assert_allclose(selection, ref_selection, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(output, ref_output, rtol=1e-5, atol=1e-6)
     # Without return_selection only the output comes back.
-    plain = MemoryLayer(4, (3, 2), hidden_units=8)
+    plain = MemoryLayer((3, 2), 4, hidden_units=8)
     assert tuple(plain(x).shape) == (6, 3, 2)
 
 
 def test_selection_over_higher_rank_input_sums_to_one():
     x = np.random.default_rng(2).normal(size=(2, 3, 5)).astype("float32")
-    layer = MemoryLayer(6, 7, hidden_units=4, return_selection=True)
+    layer = MemoryLayer(7, 6, hidden_units=4, return_selection=True)
     output, selection = layer(x)
     assert tuple(output.shape) == (2, 3, 7)
     np.testing.assert_allclose(_np(selection).sum(-1), 1.0, rtol=1e-6)
 
 
 def test_set_memory_from_samples_inverts_sigmoid_with_clipping():
-    layer = MemoryLayer(3, 4, hidden_units=4)
+    layer = MemoryLayer(4, 3, hidden_units=4)
     layer.build((None, 2))
     samples = np.array([[0.0, 0.25, 0.5, 1.0], [0.1, 0.2, 0.3, 0.4]])
     before = _np(layer.memory).copy()
@@ -64,7 +64,7 @@ def test_set_memory_from_samples_inverts_sigmoid_with_clipping():
 
 
 def test_set_memory_from_samples_errors():
-    layer = MemoryLayer(2, 3, hidden_units=4)
+    layer = MemoryLayer(3, 2, hidden_units=4)
     with pytest.raises(ValueError, match="build the layer"):
         layer.set_memory_from_samples(np.zeros((1, 3)))
     layer.build((None, 2))
@@ -76,7 +76,7 @@ def test_set_memory_from_samples_errors():
         layer.set_memory_from_samples(np.zeros((2, 3)), slots=[1, 1])
     with pytest.raises(ValueError, match=r"\[0, 2\)"):
         layer.set_memory_from_samples(np.zeros((1, 3)), slots=[5])
-    gelu = MemoryLayer(2, 3, hidden_units=4, memory_activation="gelu")
+    gelu = MemoryLayer(3, 2, hidden_units=4, memory_activation="gelu")
     gelu.build((None, 2))
     with pytest.raises(ValueError, match="no known inverse"):
         gelu.set_memory_from_samples(np.zeros((1, 3)))
@@ -84,7 +84,7 @@ def test_set_memory_from_samples_errors():
 
 def test_selection_regularizer_adds_mean_one_max():
     x = np.random.default_rng(3).normal(size=(5, 4)).astype("float32")
-    layer = MemoryLayer(3, 2, hidden_units=4, return_selection=True,
+    layer = MemoryLayer(2, 3, hidden_units=4, return_selection=True,
                         selection_regularizer=OneMax(0.5))
     _, selection = layer(x)
     expected = 0.5 * np.mean(1 - _np(selection).max(-1))
@@ -109,4 +109,17 @@ def test_bad_arguments(kwargs, error, match):
 
 def test_rank_one_input_is_rejected():
     with pytest.raises(ValueError, match="MemoryLayer.*rank >= 2"):
-        MemoryLayer(2, 3).build((6,))
+        MemoryLayer(3, 2).build((6,))
+
+
+def test_units_first_and_default_hidden_units():
+    layer = MemoryLayer(784, 10)
+    assert (layer.units, layer.memory_size, layer.hidden_units) == (784, 10, 512)
+
+
+@pytest.mark.parametrize("argument", ["activation", "memory_activation"])
+def test_unknown_activation_names_layer_and_argument(argument):
+    with pytest.raises(
+        ValueError, match=f"MemoryLayer: unknown activation 'sigmod' for `{argument}`"
+    ):
+        MemoryLayer(3, 2, **{argument: "sigmod"})

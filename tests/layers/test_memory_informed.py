@@ -19,7 +19,7 @@ def _inputs(rng, batch, features, memory_size):
 def test_output_equals_einsum_reference():
     rng = np.random.default_rng(0)
     x, selection = _inputs(rng, 5, 6, 4)
-    layer = MemoryInformedLayer(4, (3, 2), hidden_units=8)
+    layer = MemoryInformedLayer((3, 2), 4, hidden_units=8)
     out = _np(layer([x, selection]))
     assert out.shape == (5, 3, 2)
     w1, b1 = (_np(w) for w in layer.candidates.hidden.weights)
@@ -33,7 +33,7 @@ def test_output_equals_einsum_reference():
 def test_one_hot_selection_picks_one_candidate():
     rng = np.random.default_rng(1)
     x, _ = _inputs(rng, 3, 6, 4)
-    layer = MemoryInformedLayer(4, 5, hidden_units=8)
+    layer = MemoryInformedLayer(5, 4, hidden_units=8)
     one_hot = np.eye(4, dtype="float32")[[2, 0, 3]]
     out = _np(layer([x, one_hot]))
     candidates = _np(layer.candidates(x))
@@ -41,13 +41,13 @@ def test_one_hot_selection_picks_one_candidate():
 
 
 def test_selection_width_must_equal_memory_size():
-    layer = MemoryInformedLayer(4, 5, hidden_units=8)
+    layer = MemoryInformedLayer(5, 4, hidden_units=8)
     with pytest.raises(ValueError, match="MemoryInformedLayer.*memory_size=4"):
         layer([np.zeros((2, 6), "float32"), np.zeros((2, 3), "float32")])
 
 
 def test_inputs_must_be_a_pair_of_matching_rank():
-    layer = MemoryInformedLayer(4, 5, hidden_units=8)
+    layer = MemoryInformedLayer(5, 4, hidden_units=8)
     with pytest.raises(ValueError, match=r"MemoryInformedLayer.*\[x, selection\]"):
         layer.build((None, 6))
     with pytest.raises(ValueError, match="MemoryInformedLayer.*same rank"):
@@ -70,7 +70,7 @@ def test_higher_rank_inputs_and_tuple_units():
     x = rng.normal(size=(2, 3, 6)).astype("float32")
     logits = rng.normal(size=(2, 3, 4))
     selection = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype("float32")
-    layer = MemoryInformedLayer(4, (2, 5), hidden_units=8)
+    layer = MemoryInformedLayer((2, 5), 4, hidden_units=8)
     out = _np(layer([x, selection]))
     assert out.shape == (2, 3, 2, 5)
     candidates = _np(layer.candidates(x))
@@ -78,3 +78,17 @@ def test_higher_rank_inputs_and_tuple_units():
     np.testing.assert_allclose(
         out, np.einsum("btk,btkij->btij", selection, candidates), rtol=1e-5, atol=1e-6
     )
+
+
+def test_units_first_and_default_hidden_units():
+    layer = MemoryInformedLayer(784, 10)
+    assert (layer.units, layer.memory_size, layer.hidden_units) == (784, 10, 512)
+
+
+@pytest.mark.parametrize("argument", ["activation", "output_activation"])
+def test_unknown_activation_names_layer_and_argument(argument):
+    with pytest.raises(
+        ValueError,
+        match=f"MemoryInformedLayer: unknown activation 'sigmod' for `{argument}`",
+    ):
+        MemoryInformedLayer(3, 2, **{argument: "sigmod"})
