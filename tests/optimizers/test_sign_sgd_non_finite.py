@@ -53,7 +53,9 @@ def test_non_finite_step_changes_nothing_but_the_counter(mode, bad):
     poisoned[1][2] = bad  # one entry of one variable
     optimizer.apply(poisoned, variables)
     after = _numpy(variables + optimizer.variables)
-    counter = optimizer.variables.index(optimizer.skipped_steps)
+    # By identity: `list.index` would compare variables by value.
+    counter = [v is optimizer.skipped_steps for v in optimizer.variables]
+    counter = counter.index(True)
     for i, (b, a) in enumerate(zip(before, after)):
         if i == len(variables) + counter:
             assert a == b + 1
