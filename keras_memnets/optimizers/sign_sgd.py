@@ -233,22 +233,67 @@ class SignSGD(keras.optimizers.Optimizer):
         if not self.built or not any(g is not None for g in grads):
             # The base class raises its own clear errors for these cases.
             return super().apply(grads, trainable_variables)
-        finite = _all_finite(grads)
 
         def step():
-            super(SignSGD, self).apply(grads, trainable_variables)
+            self._apply_unchecked(grads, trainable_variables)
 
         def skip():
             self._skipped_steps.assign_add(1)
 
-        if keras.config.backend() == "jax":
-            self._jax_masked_apply(finite, step, trainable_variables)
+        backend = keras.config.backend()
+        if backend == "jax":
+            self._jax_masked_apply(grads, step, trainable_variables)
+        elif backend == "tensorflow":
+            self._tf_apply(grads, trainable_variables, step, skip)
         else:
-            # TensorFlow runs one branch of a `tf.cond` (or a Python `if` in
-            # eager mode); torch a Python `if` on the flag.
-            ops.cond(finite, step, skip)
+            # torch: a Python `if` on the flag.
+            ops.cond(_all_finite(grads), step, skip)
 
-    def _jax_masked_apply(self, finite, step, trainable_variables):
+    def _tf_apply(self, grads, trainable_variables, step, skip):
+        import tensorflow as tf
+
+        strategy = tf.distribute.get_strategy()
+        if (
+            strategy.num_replicas_in_sync == 1
+            or tf.distribute.in_cross_replica_context()
+            or tf.__internal__.distribute.strategy_supports_no_merge_call()
+        ):
+            # One `tf.cond` (a Python `if` in eager mode). Under a strategy
+            # without merge calls (collective all-reduce) the flag is
+            # all-reduced first, so that every replica takes the same branch.
+            ops.cond(_all_finite(grads), step, skip)
+            return
+
+        # Under `MirroredStrategy` the base `apply` synchronises replicas with
+        # `merge_call`, which may not sit in a `tf.cond` branch taken in a
+        # replica context. As `keras.optimizers.LossScaleOptimizer` does, the
+        # decision is taken in the cross-replica context, from the flags of
+        # all replicas, and the finite branch re-enters each replica.
+        def cross_replica(distribution, grads, trainable_variables):
+            flags = distribution.extended.call_for_each_replica(
+                _all_finite, args=(grads, False)
+            )
+            finite = tf.reduce_all(
+                tf.stack(distribution.experimental_local_results(flags))
+            )
+
+            def step_in_replicas():
+                distribution.extended.call_for_each_replica(
+                    self._apply_unchecked,
+                    args=(grads, trainable_variables),
+                )
+
+            ops.cond(finite, step_in_replicas, skip)
+
+        tf.distribute.get_replica_context().merge_call(
+            cross_replica, args=(grads, trainable_variables)
+        )
+
+    def _apply_unchecked(self, grads, trainable_variables=None):
+        # The base class's `apply`, without the finiteness check.
+        return super().apply(grads, trainable_variables)
+
+    def _jax_masked_apply(self, grads, step, trainable_variables):
         # JAX applies the optimizer in a `StatelessScope` under `jax.jit`,
         # where a `lax.cond` whose branches assign variables would leak
         # tracers. Instead the step runs and every value it may change (the
@@ -263,6 +308,7 @@ class SignSGD(keras.optimizers.Optimizer):
             if v is not self._skipped_steps
         ]
         old = [v.value for v in state]
+        finite = _all_finite(grads)
         step()
         for variable, old_value in zip(state, old):
             variable.assign(ops.where(finite, variable.value, old_value))
@@ -401,13 +447,13 @@ def _non_negative(value, argument):
     )
 
 
-def _all_finite(grads):
+def _all_finite(grads, across_replicas=True):
     """A scalar bool tensor: whether every gradient entry is finite.
 
     One reduction per gradient and one over the per-gradient results, so the
-    check reads each gradient once. Under a multi-replica `tf.distribute`
-    strategy the flag is reduced over the replicas, so that all replicas
-    take the same decision.
+    check reads each gradient once. In a replica context of a multi-replica
+    `tf.distribute` strategy, with `across_replicas=True`, the flag is
+    reduced over the replicas, so that all replicas take the same decision.
     """
     grads = [g for g in grads if g is not None]
     backend = keras.config.backend()
@@ -430,7 +476,11 @@ def _all_finite(grads):
         )
         context = tf.distribute.get_replica_context()
         strategy = tf.distribute.get_strategy()
-        if context is not None and strategy.num_replicas_in_sync > 1:
+        if (
+            across_replicas
+            and context is not None
+            and strategy.num_replicas_in_sync > 1
+        ):
             bad = context.all_reduce(
                 tf.distribute.ReduceOp.SUM,
                 tf.cast(tf.logical_not(finite), tf.float32),

@@ -16,13 +16,13 @@ import pytest
 from keras_memnets.optimizers import SignSGD
 
 MODES = {
-    "sign": dict(),
-    "signum": dict(momentum=0.9),
-    "nesterov": dict(momentum=0.9, nesterov=True),
-    "error_feedback": dict(error_feedback=True),
-    "majority_vote": dict(majority_vote=True, momentum=0.5),
-    "weight_decay_ema": dict(momentum=0.9, weight_decay=0.1, use_ema=True),
-    "accumulation": dict(gradient_accumulation_steps=2),
+    "sign": {},
+    "signum": {"momentum": 0.9},
+    "nesterov": {"momentum": 0.9, "nesterov": True},
+    "error_feedback": {"error_feedback": True},
+    "majority_vote": {"majority_vote": True, "momentum": 0.5},
+    "weight_decay_ema": {"momentum": 0.9, "weight_decay": 0.1, "use_ema": True},
+    "accumulation": {"gradient_accumulation_steps": 2},
 }
 
 
