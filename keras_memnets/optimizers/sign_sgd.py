@@ -62,6 +62,17 @@ class SignSGD(keras.optimizers.Optimizer):
     `majority_vote=False`, and with momentum the momentum accumulates
     `sign(g)` instead of `g`.
 
+    Non-finite gradients: a step whose gradients hold any NaN or infinity
+    is skipped on every backend, as `keras.optimizers.LossScaleOptimizer`
+    skips one: no weight and no optimizer state changes (not the
+    momentum, the error memory, the EMA weights, the gradient accumulators
+    or `iterations`), and the non-trainable int counter `skipped_steps` is
+    incremented instead. Read it as
+    `int(keras.ops.convert_to_numpy(optimizer.skipped_steps))`, e.g. in a
+    callback that logs it; it is saved in `.keras` files with the other
+    optimizer variables. Under a multi-replica `tf.distribute` strategy
+    all replicas skip if any replica's gradient is non-finite.
+
     The optimizer variables (`momentum` when `momentum > 0`, `error` when
     `error_feedback=True`, one per trainable variable, in the model's
     variable order) are created deterministically, so a `.keras` file
@@ -70,9 +81,10 @@ class SignSGD(keras.optimizers.Optimizer):
 
     Args:
         learning_rate: float, `keras.optimizers.schedules.LearningRateSchedule`
-            or callable. The step size of every parameter. Sign updates are
-            as large as the learning rate in every entry, so it is typically
-            10 to 100 times smaller than for SGD. Defaults to `1e-3`.
+            or callable. The step size of every parameter, a finite number
+            `>= 0`. Sign updates are as large as the learning rate in every
+            entry, so it is typically 10 to 100 times smaller than for SGD.
+            Defaults to `1e-3`.
         momentum: float. The momentum coefficient `beta`, in `[0, 1)`. `0`
             is SignSGD, larger values Signum. Defaults to `0.0`.
         nesterov: bool. Whether to take the sign of the Nesterov look-ahead
@@ -99,13 +111,17 @@ class SignSGD(keras.optimizers.Optimizer):
     >>> optimizer.apply([np.array([0.5, -3.0, 0.0], "float32")], [w])
     >>> keras.ops.convert_to_numpy(w)
     array([0.9, 1.1, 1. ], dtype=float32)
+    >>> optimizer.apply([np.array([np.nan, 1.0, 1.0], "float32")], [w])
+    >>> keras.ops.convert_to_numpy(w)  # the step was skipped
+    array([0.9, 1.1, 1. ], dtype=float32)
+    >>> int(keras.ops.convert_to_numpy(optimizer.skipped_steps))
+    1
     >>> signum = keras_memnets.optimizers.SignSGD(1e-3, momentum=0.9)
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer=signum, loss="mse")
 
     Reference:
-        `shared/seeds/000-memory-and-set-min-notes.txt` (SignSGD gives better
-        use of the memory array but gets stuck in poor local minima);
+        The guide `docs/guides/sign_sgd.rst` (update rules, modes, speed);
         Bernstein et al., "signSGD: Compressed Optimisation for Non-Convex
         Problems", ICML 2018 (SignSGD, Signum); Bernstein et al., "signSGD
         with Majority Vote is Communication Efficient and Fault Tolerant",
