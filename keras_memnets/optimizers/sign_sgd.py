@@ -345,34 +345,25 @@ class SignSGD(keras.optimizers.Optimizer):
         )
 
     def _torch_foreach_update_step(self, grads, trainable_variables, lr):
-        import torch
+        from keras_memnets.optimizers import _sign_sgd_torch
 
-        with torch.no_grad():
-            values = [v.value for v in trainable_variables]
-            grads = [
-                ops.cast(g, v.dtype) for g, v in zip(grads, trainable_variables)
+        momentums = (
+            [
+                self._momentums[self._get_variable_index(v)].value
+                for v in trainable_variables
             ]
-            lr = float(ops.convert_to_numpy(lr))
-            if self.majority_vote:
-                grads = torch._foreach_sign(grads)
-            if self.momentum > 0:
-                beta = self.momentum
-                momentums = [
-                    self._momentums[self._get_variable_index(v)].value
-                    for v in trainable_variables
-                ]
-                torch._foreach_mul_(momentums, beta)
-                torch._foreach_add_(momentums, grads, alpha=1.0 - beta)
-                if self.nesterov:
-                    direction = torch._foreach_mul(momentums, beta)
-                    torch._foreach_add_(direction, grads, alpha=1.0 - beta)
-                    torch._foreach_sign_(direction)
-                    signs = direction
-                else:
-                    signs = torch._foreach_sign(momentums)
-            else:
-                signs = torch._foreach_sign(grads)
-            torch._foreach_add_(values, signs, alpha=-lr)
+            if self.momentum > 0
+            else []
+        )
+        _sign_sgd_torch.sign_update(
+            [v.value for v in trainable_variables],
+            [ops.cast(g, v.dtype) for g, v in zip(grads, trainable_variables)],
+            momentums,
+            float(ops.convert_to_numpy(lr)),
+            self.momentum,
+            self.nesterov,
+            self.majority_vote,
+        )
 
     def update_step(self, gradient, variable, learning_rate):
         gradient = _dense(gradient)
@@ -474,13 +465,11 @@ def _all_finite(grads, across_replicas=True):
     grads = [g for g in grads if g is not None]
     backend = keras.config.backend()
     if backend == "torch":
-        import torch
+        from keras_memnets.optimizers import _sign_sgd_torch
 
-        grads = [ops.convert_to_tensor(g) for g in grads]
-        # The infinity norm is max|g|: NaN if any entry is NaN, inf if any
-        # is infinite, and it cannot overflow for finite entries.
-        norms = torch._foreach_norm(grads, math.inf)
-        return torch.isfinite(torch.stack([n.float() for n in norms])).all()
+        return _sign_sgd_torch.all_finite(
+            [ops.convert_to_tensor(g) for g in grads]
+        )
     if backend == "tensorflow":
         import tensorflow as tf
 

@@ -145,3 +145,16 @@ def test_counter_is_saved_in_keras_file():
         model.save(path)
         loaded = keras.saving.load_model(path, safe_mode=True)
     assert int(keras.ops.convert_to_numpy(loaded.optimizer.skipped_steps)) == 1
+
+
+def test_large_finite_gradients_are_not_skipped():
+    # The sum of these entries overflows float32; every entry is finite, so
+    # the step must be taken (the torch path's fast check sums gradients).
+    big = np.float32(3e38)
+    variable = keras.Variable(np.zeros((4,), "float32"))
+    optimizer = SignSGD(learning_rate=0.5, momentum=0.5)
+    optimizer.apply([np.array([big, big, -big, 0.0], "float32")], [variable])
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(variable), [-0.5, -0.5, 0.5, 0.0]
+    )
+    assert int(keras.ops.convert_to_numpy(optimizer.skipped_steps)) == 0
