@@ -258,7 +258,19 @@ class SignSGD(keras.optimizers.Optimizer):
 
         backend = keras.config.backend()
         if backend == "jax":
-            self._jax_masked_apply(grads, step, trainable_variables)
+            if getattr(self, "_finiteness_checked", False):
+                # Inside the finite branch of `stateless_apply` below.
+                step()
+                return
+            finite = _all_finite(grads)
+            if isinstance(finite, _jax_tracer_type()):
+                # Traced, but not through `stateless_apply` (a user's own
+                # `jax.jit` around a `StatelessScope`).
+                self._jax_masked_apply(finite, step, trainable_variables)
+            elif bool(finite):
+                step()
+            else:
+                skip()
         elif backend == "tensorflow":
             self._tf_apply(grads, trainable_variables, step, skip)
         else:
@@ -309,13 +321,44 @@ class SignSGD(keras.optimizers.Optimizer):
         # The base class's `apply`, without the finiteness check.
         return super().apply(grads, trainable_variables)
 
-    def _jax_masked_apply(self, grads, step, trainable_variables):
-        # JAX applies the optimizer in a `StatelessScope` under `jax.jit`,
-        # where a `lax.cond` whose branches assign variables would leak
-        # tracers. Instead the step runs and every value it may change (the
-        # model's trainable variables and all optimizer variables) is kept
-        # at its old value where the flag is false. XLA fuses this select
-        # into the update, so it costs no extra pass over the weights.
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        if keras.config.backend() != "jax" or not self.built:
+            return super().stateless_apply(
+                optimizer_variables, grads, trainable_variables
+            )
+        # JAX's trainers call this inside the compiled train step. As
+        # `keras.optimizers.LossScaleOptimizer` does, one `ops.cond` (a
+        # `lax.cond`) chooses between the whole stateless step and a branch
+        # that returns every value unchanged but the skipped-step counter.
+        optimizer_variables = list(optimizer_variables)
+        trainable_variables = list(trainable_variables)
+
+        def step():
+            self._finiteness_checked = True
+            try:
+                return super(SignSGD, self).stateless_apply(
+                    optimizer_variables, grads, trainable_variables
+                )
+            finally:
+                self._finiteness_checked = False
+
+        def skip():
+            mapping = list(zip(self.variables, optimizer_variables))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                self._skipped_steps.assign_add(1)
+            return trainable_variables, [
+                scope.get_current_value(v) for v in self.variables
+            ]
+
+        return ops.cond(_all_finite(grads), step, skip)
+
+    def _jax_masked_apply(self, finite, step, trainable_variables):
+        # Under a `jax.jit` that does not go through `stateless_apply`, a
+        # `lax.cond` whose branches assign variables would leak tracers.
+        # Instead the step runs and every value it may change (the model's
+        # trainable variables and all optimizer variables) is kept at its
+        # old value where the flag is false (slower: the old values stay
+        # alive beside the new ones).
         if trainable_variables is None:
             trainable_variables = self._trainable_variables
         state = [
@@ -324,7 +367,6 @@ class SignSGD(keras.optimizers.Optimizer):
             if v is not self._skipped_steps
         ]
         old = [v.value for v in state]
-        finite = _all_finite(grads)
         step()
         for variable, old_value in zip(state, old):
             variable.assign(ops.where(finite, variable.value, old_value))
@@ -445,6 +487,12 @@ class SignSGD(keras.optimizers.Optimizer):
             }
         )
         return config
+
+
+def _jax_tracer_type():
+    import jax
+
+    return jax.core.Tracer
 
 
 def _non_negative(value, argument):
