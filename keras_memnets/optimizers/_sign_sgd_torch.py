@@ -37,7 +37,14 @@ def all_finite(grads):
 
 @torch.no_grad()
 def sign_update(
-    values, grads, momentums, learning_rate, momentum, nesterov, vote
+    values,
+    grads,
+    momentums,
+    buffers,
+    learning_rate,
+    momentum,
+    nesterov,
+    vote,
 ):
     """One SignSGD / Signum step on torch tensors, in place.
 
@@ -46,6 +53,9 @@ def sign_update(
         grads: list of the gradients, in the variables' dtypes.
         momentums: list of the momentum tensors (updated in place), or an
             empty list when `momentum == 0`.
+        buffers: list of scratch tensors shaped like `values`, overwritten
+            with the step's signs (reused between steps: allocating fresh
+            ones costs page faults every step).
         learning_rate: float.
         momentum: float. `beta`; `0` for SignSGD.
         nesterov: bool.
@@ -58,10 +68,13 @@ def sign_update(
         # m <- beta * m + (1 - beta) * g in one pass: lerp from m to g.
         torch._foreach_lerp_(momentums, grads, 1.0 - momentum)
         if nesterov:
-            signs = torch._foreach_lerp(momentums, grads, 1.0 - momentum)
-            torch._foreach_sign_(signs)
+            torch._foreach_copy_(buffers, momentums)
+            torch._foreach_lerp_(buffers, grads, 1.0 - momentum)
+            torch._foreach_sign_(buffers)
         else:
-            signs = torch._foreach_sign(momentums)
+            for m, out in zip(momentums, buffers):
+                torch.sign(m, out=out)
     else:
-        signs = torch._foreach_sign(grads)
-    torch._foreach_add_(values, signs, alpha=-learning_rate)
+        for g, out in zip(grads, buffers):
+            torch.sign(g, out=out)
+    torch._foreach_add_(values, buffers, alpha=-learning_rate)

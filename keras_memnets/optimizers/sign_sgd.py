@@ -397,10 +397,18 @@ class SignSGD(keras.optimizers.Optimizer):
             if self.momentum > 0
             else []
         )
+        if getattr(self, "_torch_scratch", None) is None:
+            # Plain torch tensors, not optimizer variables: scratch space
+            # for the signs (one float per parameter), never saved.
+            self._torch_scratch = _Scratch(self._trainable_variables)
         _sign_sgd_torch.sign_update(
             [v.value for v in trainable_variables],
             [ops.cast(g, v.dtype) for g, v in zip(grads, trainable_variables)],
             momentums,
+            [
+                self._torch_scratch.buffers[self._get_variable_index(v)]
+                for v in trainable_variables
+            ],
             float(ops.convert_to_numpy(lr)),
             self.momentum,
             self.nesterov,
@@ -487,6 +495,16 @@ class SignSGD(keras.optimizers.Optimizer):
             }
         )
         return config
+
+
+class _Scratch:
+    """Holds torch tensors shaped like the variables (kept out of Keras'
+    variable tracking on purpose)."""
+
+    def __init__(self, variables):
+        import torch
+
+        self.buffers = [torch.empty_like(v.value) for v in variables]
 
 
 def _jax_tracer_type():
