@@ -524,7 +524,8 @@ def _all_finite(grads, across_replicas=True):
     """A scalar bool tensor: whether every gradient entry is finite.
 
     One reduction per gradient and one over the per-gradient results, so the
-    check reads each gradient once. In a replica context of a multi-replica
+    check reads each gradient once (TensorFlow and torch sum the gradients
+    and run the exact check only when a sum is not finite). In a replica context of a multi-replica
     `tf.distribute` strategy, with `across_replicas=True`, the flag is
     reduced over the replicas, so that all replicas take the same decision.
     """
@@ -540,10 +541,26 @@ def _all_finite(grads, across_replicas=True):
         import tensorflow as tf
 
         grads = [
-            g.values if isinstance(g, tf.IndexedSlices) else g for g in grads
+            tf.convert_to_tensor(
+                g.values if isinstance(g, tf.IndexedSlices) else g
+            )
+            for g in grads
         ]
-        finite = tf.reduce_all(
-            tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+        # As on torch: a sum per gradient (one read, no boolean tensor),
+        # and the exact check only when a sum is not finite, which a sum
+        # of large finite entries can also be by overflowing.
+        sums = tf.stack(
+            [
+                tf.reduce_sum(tf.cast(g, tf.float32) if g.dtype.size < 4 else g)
+                for g in grads
+            ]
+        )
+        finite = tf.cond(
+            tf.reduce_all(tf.math.is_finite(sums)),
+            lambda: tf.constant(True),
+            lambda: tf.reduce_all(
+                tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+            ),
         )
         context = tf.distribute.get_replica_context()
         strategy = tf.distribute.get_strategy()
