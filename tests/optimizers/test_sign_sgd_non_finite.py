@@ -158,3 +158,42 @@ def test_large_finite_gradients_are_not_skipped():
         keras.ops.convert_to_numpy(variable), [-0.5, -0.5, 0.5, 0.0]
     )
     assert int(keras.ops.convert_to_numpy(optimizer.skipped_steps)) == 0
+
+
+@pytest.mark.skipif(
+    keras.config.backend() != "jax", reason="JAX tracing path only"
+)
+def test_apply_traced_outside_stateless_apply_skips_too():
+    # A user's own `jax.jit` around a `StatelessScope` (not through
+    # `stateless_apply`) takes the masked path.
+    import jax
+
+    optimizer = SignSGD(0.1, momentum=0.5)
+    w = keras.Variable(np.ones((3,), "float32"))
+    optimizer.build([w])
+
+    @jax.jit
+    def step(w_value, optimizer_values, g):
+        mapping = [(w, w_value)] + list(
+            zip(optimizer.variables, optimizer_values)
+        )
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            optimizer.apply([g], [w])
+        return scope.get_current_value(w), [
+            scope.get_current_value(v) for v in optimizer.variables
+        ]
+
+    state = [v.value for v in optimizer.variables]
+    good = np.array([1.0, -2.0, 0.0], "float32")
+    w_value, state = step(w.value, state, good)
+    np.testing.assert_allclose(np.asarray(w_value), [0.9, 1.1, 1.0])
+    bad = np.array([1.0, np.inf, 0.0], "float32")
+    w_after, state_after = step(w_value, state, bad)
+    np.testing.assert_array_equal(np.asarray(w_after), np.asarray(w_value))
+    counter = [v is optimizer.skipped_steps for v in optimizer.variables]
+    index = counter.index(True)
+    for i, (a, b) in enumerate(zip(state_after, state)):
+        if i == index:
+            assert int(a) == int(b) + 1
+        else:
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
