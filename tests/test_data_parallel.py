@@ -210,6 +210,32 @@ def tf_worker(out_path):
         kernel, bias = model.get_weights()
         results[f"loop_vote_{momentum}_kernel"] = kernel
         results[f"loop_vote_{momentum}_bias"] = bias
+
+    # 4. A non-finite gradient on one replica skips the step on every
+    # replica (collective all-reduce with two, merge calls with three).
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((36, 5)).astype("float32")
+    y = rng.standard_normal((36, 3)).astype("float32")
+    x[20, 1] = np.nan  # batch 1 of 3 (rows 12-23), on the last replica
+
+    def linear():
+        keras.utils.set_random_seed(5)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+        model.compile(optimizer=SignSGD(0.1, momentum=0.5), loss="mse")
+        return model
+
+    reference = linear()
+    for start in (0, 24):
+        reference.train_on_batch(x[start : start + 12], y[start : start + 12])
+    results["skip_reference_kernel"] = reference.get_weights()[0]
+    for name, strategy in (("two", two), ("three", three)):
+        with strategy.scope():
+            model = linear()
+            model.fit(x, y, batch_size=12, shuffle=False, verbose=0)
+        results[f"skip_{name}_kernel"] = model.get_weights()[0]
+        results[f"skip_{name}_count"] = int(
+            keras.ops.convert_to_numpy(model.optimizer.skipped_steps)
+        )
     _save(out_path, results)
 
 
@@ -423,6 +449,18 @@ def test_majority_vote_in_fit_with_two_replicas(tf_results):
         0.1,
     )
     assert np.abs(mean_kernel - kernel).max() > 0.05
+
+
+@pytest.mark.distributed
+@only_tensorflow
+@pytest.mark.parametrize("replicas", ["two", "three"])
+def test_non_finite_gradient_on_one_replica_skips_on_all(tf_results, replicas):
+    assert tf_results[f"skip_{replicas}_count"] == 1
+    np.testing.assert_allclose(
+        tf_results[f"skip_{replicas}_kernel"],
+        tf_results["skip_reference_kernel"],
+        atol=1e-6,
+    )
 
 
 @pytest.mark.distributed

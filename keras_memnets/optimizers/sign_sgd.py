@@ -1,15 +1,12 @@
 """SignSGD, Signum, EF-SignSGD and signSGD with majority vote."""
 
-import numbers
+import math
 
 import keras
 from keras import ops
 
 from keras_memnets.api_export import register
-
-
-def _is_real_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+from keras_memnets.utils.validation import number_in_range
 
 
 @register
@@ -65,6 +62,17 @@ class SignSGD(keras.optimizers.Optimizer):
     `majority_vote=False`, and with momentum the momentum accumulates
     `sign(g)` instead of `g`.
 
+    Non-finite gradients: a step whose gradients hold any NaN or infinity
+    is skipped on every backend, as `keras.optimizers.LossScaleOptimizer`
+    skips one: no weight and no optimizer state changes (not the
+    momentum, the error memory, the EMA weights, the gradient accumulators
+    or `iterations`), and the non-trainable int counter `skipped_steps` is
+    incremented instead. Read it as
+    `int(keras.ops.convert_to_numpy(optimizer.skipped_steps))`, e.g. in a
+    callback that logs it; it is saved in `.keras` files with the other
+    optimizer variables. Under a multi-replica `tf.distribute` strategy
+    all replicas skip if any replica's gradient is non-finite.
+
     The optimizer variables (`momentum` when `momentum > 0`, `error` when
     `error_feedback=True`, one per trainable variable, in the model's
     variable order) are created deterministically, so a `.keras` file
@@ -73,9 +81,10 @@ class SignSGD(keras.optimizers.Optimizer):
 
     Args:
         learning_rate: float, `keras.optimizers.schedules.LearningRateSchedule`
-            or callable. The step size of every parameter. Sign updates are
-            as large as the learning rate in every entry, so it is typically
-            10 to 100 times smaller than for SGD. Defaults to `1e-3`.
+            or callable. The step size of every parameter, a finite number
+            `>= 0`. Sign updates are as large as the learning rate in every
+            entry, so it is typically 10 to 100 times smaller than for SGD.
+            Defaults to `1e-3`.
         momentum: float. The momentum coefficient `beta`, in `[0, 1)`. `0`
             is SignSGD, larger values Signum. Defaults to `0.0`.
         nesterov: bool. Whether to take the sign of the Nesterov look-ahead
@@ -102,13 +111,17 @@ class SignSGD(keras.optimizers.Optimizer):
     >>> optimizer.apply([np.array([0.5, -3.0, 0.0], "float32")], [w])
     >>> keras.ops.convert_to_numpy(w)
     array([0.9, 1.1, 1. ], dtype=float32)
+    >>> optimizer.apply([np.array([np.nan, 1.0, 1.0], "float32")], [w])
+    >>> keras.ops.convert_to_numpy(w)  # the step was skipped
+    array([0.9, 1.1, 1. ], dtype=float32)
+    >>> int(keras.ops.convert_to_numpy(optimizer.skipped_steps))
+    1
     >>> signum = keras_memnets.optimizers.SignSGD(1e-3, momentum=0.9)
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer=signum, loss="mse")
 
     Reference:
-        `shared/seeds/000-memory-and-set-min-notes.txt` (SignSGD gives better
-        use of the memory array but gets stuck in poor local minima);
+        The guide `docs/guides/sign_sgd.rst` (update rules, modes, speed);
         Bernstein et al., "signSGD: Compressed Optimisation for Non-Convex
         Problems", ICML 2018 (SignSGD, Signum); Bernstein et al., "signSGD
         with Majority Vote is Communication Efficient and Fault Tolerant",
@@ -125,12 +138,24 @@ class SignSGD(keras.optimizers.Optimizer):
         majority_vote=False,
         **kwargs,
     ):
+        if not isinstance(
+            learning_rate, keras.optimizers.schedules.LearningRateSchedule
+        ) and not callable(learning_rate):
+            # Keras only checks that the learning rate is a float; a negative
+            # one would silently ascend the loss.
+            learning_rate = _non_negative(learning_rate, "learning_rate")
+        for arg_name in (
+            "weight_decay",
+            "clipnorm",
+            "clipvalue",
+            "global_clipnorm",
+        ):
+            if kwargs.get(arg_name) is not None:
+                kwargs[arg_name] = _non_negative(kwargs[arg_name], arg_name)
         super().__init__(learning_rate=learning_rate, **kwargs)
-        if not _is_real_number(momentum) or not 0.0 <= momentum < 1.0:
-            raise ValueError(
-                "SignSGD: `momentum` must be a float in [0, 1) (0 is SignSGD, "
-                f"larger values Signum). Received: momentum={momentum!r}"
-            )
+        momentum = number_in_range(
+            momentum, "momentum", "SignSGD", 0.0, 1.0, high_inclusive=False
+        )
         for arg_name, value in (
             ("nesterov", nesterov),
             ("error_feedback", error_feedback),
@@ -170,10 +195,23 @@ class SignSGD(keras.optimizers.Optimizer):
         if self.majority_vote:
             self._check_majority_vote_is_possible()
         super().build(variables)
+        # Counts the steps skipped for a non-finite gradient. An optimizer
+        # variable, so `.keras` files save it with the rest of the state;
+        # "only_first_replica" lets every replica increment it in a replica
+        # context, as Keras' own `iterations` counter does.
+        self._skipped_steps = self.add_variable(
+            shape=(),
+            dtype="int",
+            initializer="zeros",
+            aggregation="only_first_replica",
+            name="skipped_steps",
+        )
         self._momentums = []
         self._errors = []
         if self.momentum > 0:
-            self._momentums = self.add_optimizer_variables(variables, "momentum")
+            self._momentums = self.add_optimizer_variables(
+                variables, "momentum"
+            )
         if self.error_feedback:
             self._errors = self.add_optimizer_variables(variables, "error")
 
@@ -189,6 +227,193 @@ class SignSGD(keras.optimizers.Optimizer):
                 "`tf.distribute` strategy (e.g. MirroredStrategy), or use "
                 "`majority_vote=False`."
             )
+
+    @property
+    def skipped_steps(self):
+        """Non-trainable int variable: the steps skipped so far.
+
+        A step is skipped when any gradient holds a NaN or an infinity. The
+        value is saved in `.keras` files with the optimizer state. `None`
+        until the optimizer is built.
+        """
+        return getattr(self, "_skipped_steps", None)
+
+    def apply(self, grads, trainable_variables=None):
+        grads = list(grads)
+        if not self.built and trainable_variables is not None:
+            # Built here (not inside the base `apply`) because the
+            # finiteness check below must not create variables inside a
+            # conditional branch.
+            with keras.name_scope(self.name, caller=self):
+                self.build(list(trainable_variables))
+        if not self.built or not any(g is not None for g in grads):
+            # The base class raises its own clear errors for these cases.
+            return super().apply(grads, trainable_variables)
+
+        def step():
+            self._apply_unchecked(grads, trainable_variables)
+
+        def skip():
+            self._skipped_steps.assign_add(1)
+
+        backend = keras.config.backend()
+        if backend == "jax":
+            if getattr(self, "_finiteness_checked", False):
+                # Inside the finite branch of `stateless_apply` below.
+                step()
+                return
+            finite = _all_finite(grads)
+            if isinstance(finite, _jax_tracer_type()):
+                # Traced, but not through `stateless_apply` (a user's own
+                # `jax.jit` around a `StatelessScope`).
+                self._jax_masked_apply(finite, step, trainable_variables)
+            elif bool(finite):
+                step()
+            else:
+                skip()
+        elif backend == "tensorflow":
+            self._tf_apply(grads, trainable_variables, step, skip)
+        else:
+            # torch: a Python `if` on the flag.
+            ops.cond(_all_finite(grads), step, skip)
+
+    def _tf_apply(self, grads, trainable_variables, step, skip):
+        import tensorflow as tf
+
+        strategy = tf.distribute.get_strategy()
+        if (
+            strategy.num_replicas_in_sync == 1
+            or tf.distribute.in_cross_replica_context()
+            or tf.__internal__.distribute.strategy_supports_no_merge_call()
+        ):
+            # One `tf.cond` (a Python `if` in eager mode). Under a strategy
+            # without merge calls (collective all-reduce) the flag is
+            # all-reduced first, so that every replica takes the same branch.
+            ops.cond(_all_finite(grads), step, skip)
+            return
+
+        # Under `MirroredStrategy` the base `apply` synchronises replicas with
+        # `merge_call`, which may not sit in a `tf.cond` branch taken in a
+        # replica context. As `keras.optimizers.LossScaleOptimizer` does, the
+        # decision is taken in the cross-replica context, from the flags of
+        # all replicas, and the finite branch re-enters each replica.
+        def cross_replica(distribution, grads, trainable_variables):
+            flags = distribution.extended.call_for_each_replica(
+                _all_finite, args=(grads, False)
+            )
+            finite = tf.reduce_all(
+                tf.stack(distribution.experimental_local_results(flags))
+            )
+
+            def step_in_replicas():
+                distribution.extended.call_for_each_replica(
+                    self._apply_unchecked,
+                    args=(grads, trainable_variables),
+                )
+
+            ops.cond(finite, step_in_replicas, skip)
+
+        tf.distribute.get_replica_context().merge_call(
+            cross_replica, args=(grads, trainable_variables)
+        )
+
+    def _apply_unchecked(self, grads, trainable_variables=None):
+        # The base class's `apply`, without the finiteness check.
+        return super().apply(grads, trainable_variables)
+
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        if keras.config.backend() != "jax" or not self.built:
+            return super().stateless_apply(
+                optimizer_variables, grads, trainable_variables
+            )
+        # JAX's trainers call this inside the compiled train step. As
+        # `keras.optimizers.LossScaleOptimizer` does, one `ops.cond` (a
+        # `lax.cond`) chooses between the whole stateless step and a branch
+        # that returns every value unchanged but the skipped-step counter.
+        optimizer_variables = list(optimizer_variables)
+        trainable_variables = list(trainable_variables)
+
+        def step():
+            self._finiteness_checked = True
+            try:
+                return super(SignSGD, self).stateless_apply(
+                    optimizer_variables, grads, trainable_variables
+                )
+            finally:
+                self._finiteness_checked = False
+
+        def skip():
+            mapping = list(zip(self.variables, optimizer_variables))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                self._skipped_steps.assign_add(1)
+            return trainable_variables, [
+                scope.get_current_value(v) for v in self.variables
+            ]
+
+        return ops.cond(_all_finite(grads), step, skip)
+
+    def _jax_masked_apply(self, finite, step, trainable_variables):
+        # Under a `jax.jit` that does not go through `stateless_apply`, a
+        # `lax.cond` whose branches assign variables would leak tracers.
+        # Instead the step runs and every value it may change (the model's
+        # trainable variables and all optimizer variables) is kept at its
+        # old value where the flag is false (slower: the old values stay
+        # alive beside the new ones).
+        if trainable_variables is None:
+            trainable_variables = self._trainable_variables
+        state = [
+            v
+            for v in list(trainable_variables) + self.variables
+            if v is not self._skipped_steps
+        ]
+        old = [v.value for v in state]
+        step()
+        for variable, old_value in zip(state, old):
+            variable.assign(ops.where(finite, variable.value, old_value))
+        skipped = ops.cast(ops.logical_not(finite), self._skipped_steps.dtype)
+        self._skipped_steps.assign_add(skipped)
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if keras.config.backend() == "torch" and not self.error_feedback:
+            # The torch backend runs the generic per-variable `update_step`
+            # as separate eager kernels; Keras' own torch SGD and Adam use
+            # `torch._foreach_*` kernels over all variables at once. This is
+            # the same update rule as `update_step`, written that way.
+            return self._torch_foreach_update_step(
+                grads, trainable_variables, learning_rate
+            )
+        return super()._backend_update_step(
+            grads, trainable_variables, learning_rate
+        )
+
+    def _torch_foreach_update_step(self, grads, trainable_variables, lr):
+        from keras_memnets.optimizers import _sign_sgd_torch
+
+        momentums = (
+            [
+                self._momentums[self._get_variable_index(v)].value
+                for v in trainable_variables
+            ]
+            if self.momentum > 0
+            else []
+        )
+        if getattr(self, "_torch_scratch", None) is None:
+            # Plain torch tensors, not optimizer variables: scratch space
+            # for the signs (one float per parameter), never saved.
+            self._torch_scratch = _Scratch(self._trainable_variables)
+        _sign_sgd_torch.sign_update(
+            [v.value for v in trainable_variables],
+            [ops.cast(g, v.dtype) for g, v in zip(grads, trainable_variables)],
+            momentums,
+            [
+                self._torch_scratch.buffers[self._get_variable_index(v)]
+                for v in trainable_variables
+            ],
+            float(ops.convert_to_numpy(lr)),
+            self.momentum,
+            self.nesterov,
+            self.majority_vote,
+        )
 
     def update_step(self, gradient, variable, learning_rate):
         gradient = _dense(gradient)
@@ -218,7 +443,8 @@ class SignSGD(keras.optimizers.Optimizer):
             self.assign(m, new_m)
             if self.nesterov:
                 direction = ops.add(
-                    ops.multiply(beta, new_m), ops.multiply(1.0 - beta, gradient)
+                    ops.multiply(beta, new_m),
+                    ops.multiply(1.0 - beta, gradient),
                 )
             else:
                 direction = new_m
@@ -239,9 +465,12 @@ class SignSGD(keras.optimizers.Optimizer):
         # current one may have several replicas; the gradients are only each
         # replica's own inside `strategy.run` of a strategy with that many.
         current = tf.distribute.get_strategy().num_replicas_in_sync
-        replicas = max(current, self._distribution_strategy.num_replicas_in_sync)
+        replicas = max(
+            current, self._distribution_strategy.num_replicas_in_sync
+        )
         in_replica_context = (
-            tf.distribute.get_replica_context() is not None and current == replicas
+            tf.distribute.get_replica_context() is not None
+            and current == replicas
         )
         if replicas > 1 and not in_replica_context:
             raise ValueError(
@@ -266,6 +495,87 @@ class SignSGD(keras.optimizers.Optimizer):
             }
         )
         return config
+
+
+class _Scratch:
+    """Holds torch tensors shaped like the variables (kept out of Keras'
+    variable tracking on purpose)."""
+
+    def __init__(self, variables):
+        import torch
+
+        self.buffers = [torch.empty_like(v.value) for v in variables]
+
+
+def _jax_tracer_type():
+    import jax
+
+    return jax.core.Tracer
+
+
+def _non_negative(value, argument):
+    # A finite number >= 0 (infinity is refused too).
+    return number_in_range(
+        value, argument, "SignSGD", 0.0, math.inf, high_inclusive=False
+    )
+
+
+def _all_finite(grads, across_replicas=True):
+    """A scalar bool tensor: whether every gradient entry is finite.
+
+    One reduction per gradient and one over the per-gradient results, so the
+    check reads each gradient once (TensorFlow and torch sum the gradients
+    and run the exact check only when a sum is not finite). In a replica context of a multi-replica
+    `tf.distribute` strategy, with `across_replicas=True`, the flag is
+    reduced over the replicas, so that all replicas take the same decision.
+    """
+    grads = [g for g in grads if g is not None]
+    backend = keras.config.backend()
+    if backend == "torch":
+        from keras_memnets.optimizers import _sign_sgd_torch
+
+        return _sign_sgd_torch.all_finite(
+            [ops.convert_to_tensor(g) for g in grads]
+        )
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        grads = [
+            tf.convert_to_tensor(
+                g.values if isinstance(g, tf.IndexedSlices) else g
+            )
+            for g in grads
+        ]
+        # As on torch: a sum per gradient (one read, no boolean tensor),
+        # and the exact check only when a sum is not finite, which a sum
+        # of large finite entries can also be by overflowing.
+        sums = tf.stack(
+            [
+                tf.reduce_sum(tf.cast(g, tf.float32) if g.dtype.size < 4 else g)
+                for g in grads
+            ]
+        )
+        finite = tf.cond(
+            tf.reduce_all(tf.math.is_finite(sums)),
+            lambda: tf.constant(True),
+            lambda: tf.reduce_all(
+                tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+            ),
+        )
+        context = tf.distribute.get_replica_context()
+        strategy = tf.distribute.get_strategy()
+        if (
+            across_replicas
+            and context is not None
+            and strategy.num_replicas_in_sync > 1
+        ):
+            bad = context.all_reduce(
+                tf.distribute.ReduceOp.SUM,
+                tf.cast(tf.logical_not(finite), tf.float32),
+            )
+            finite = tf.equal(bad, 0.0)
+        return finite
+    return ops.all(ops.stack([ops.all(ops.isfinite(g)) for g in grads]))
 
 
 def _dense(gradient):
@@ -296,6 +606,9 @@ def _replicas_hidden_from_optimizer():
         # are all-reduced during the backward pass.
         import torch.distributed
 
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
+        if (
+            torch.distributed.is_available()
+            and torch.distributed.is_initialized()
+        ):
             replicas = max(replicas, torch.distributed.get_world_size())
     return replicas

@@ -1,0 +1,80 @@
+"""The torch backend's fused path for `SignSGD` (private).
+
+Keras' own torch SGD and Adam update all variables at once with
+`torch._foreach_*` kernels; the generic per-variable `update_step` runs a
+chain of separate eager kernels per variable instead. These functions are
+the same update rules and the same finiteness check written with
+`torch._foreach_*` kernels. `SignSGD` uses them only on the torch backend;
+TensorFlow and JAX keep the `keras.ops` code, which their compilers fuse.
+"""
+
+import torch
+
+
+def all_finite(grads):
+    """Whether every entry of every gradient is finite, as a Python bool.
+
+    The fast path sums each gradient (one vectorised read; a NaN or an
+    infinity makes the sum non-finite). Only when a sum is not finite, which
+    a sum of large finite entries can also be by overflowing, the exact
+    check `torch.isfinite(g).all()` decides.
+    """
+    grads = [g for g in grads if g is not None]
+    if not grads:
+        return True
+    sums = torch.stack(
+        [
+            g.sum(dtype=torch.float32)
+            if g.dtype in (torch.float16, torch.bfloat16)
+            else g.sum()
+            for g in grads
+        ]
+    )
+    if bool(torch.isfinite(sums).all()):
+        return True
+    return all(bool(torch.isfinite(g).all()) for g in grads)
+
+
+@torch.no_grad()
+def sign_update(
+    values,
+    grads,
+    momentums,
+    buffers,
+    learning_rate,
+    momentum,
+    nesterov,
+    vote,
+):
+    """One SignSGD / Signum step on torch tensors, in place.
+
+    Args:
+        values: list of the variables' torch tensors, updated in place.
+        grads: list of the gradients, in the variables' dtypes.
+        momentums: list of the momentum tensors (updated in place), or an
+            empty list when `momentum == 0`.
+        buffers: list of scratch tensors shaped like `values`, overwritten
+            with the step's signs (reused between steps: allocating fresh
+            ones costs page faults every step).
+        learning_rate: float.
+        momentum: float. `beta`; `0` for SignSGD.
+        nesterov: bool.
+        vote: bool. Whether the gradients are summed replica signs, whose
+            sign is the vote (`majority_vote=True`).
+    """
+    if vote:
+        grads = torch._foreach_sign(grads)
+    if momentum > 0:
+        # m <- beta * m + (1 - beta) * g in one pass: lerp from m to g.
+        torch._foreach_lerp_(momentums, grads, 1.0 - momentum)
+        if nesterov:
+            torch._foreach_copy_(buffers, momentums)
+            torch._foreach_lerp_(buffers, grads, 1.0 - momentum)
+            torch._foreach_sign_(buffers)
+        else:
+            for m, out in zip(momentums, buffers):
+                torch.sign(m, out=out)
+    else:
+        for g, out in zip(grads, buffers):
+            torch.sign(g, out=out)
+    torch._foreach_add_(values, buffers, alpha=-learning_rate)
