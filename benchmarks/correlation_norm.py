@@ -34,9 +34,7 @@ import keras
 
 import keras_memnets
 from benchmarks import timing
-from benchmarks.reference.correlation_norm_v0_1 import (
-    CorrelationNormV01,
-)
+from benchmarks.reference.correlation_norm_v0_1 import CorrelationNormV01
 
 BATCH = 256
 INPUT_DIM = 256

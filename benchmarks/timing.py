@@ -8,7 +8,9 @@ import time
 
 import keras
 
-RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+RESULTS_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "results"
+)
 
 
 def interleaved(variants, repeats, warmup=2):
@@ -39,7 +41,7 @@ def summary(seconds):
 
 
 def write_results(name, payload):
-    """Writes `payload` plus machine facts to `benchmarks/results/<name>-<backend>.json`."""
+    """Writes `payload` and machine facts to `results/<name>-<backend>.json`."""
     os.makedirs(RESULTS_DIR, exist_ok=True)
     payload = {
         "backend": keras.backend.backend(),

@@ -43,10 +43,14 @@ templates_path = []
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_static_path = ["_static"]
-html_theme_options = {"description": "Memory networks and local losses for Keras 3"}
+html_theme_options = {
+    "description": "Memory networks and local losses for Keras 3"
+}
 
 
-def _init_signature(app, what, name, obj, options, signature, return_annotation):
+def _init_signature(
+    app, what, name, obj, options, signature, return_annotation
+):
     """Shows a class's `__init__` signature instead of `(*args, **kwargs)`.
 
     Keras' `Layer.__new__(cls, *args, **kwargs)` otherwise hides the real
@@ -61,7 +65,9 @@ def _init_signature(app, what, name, obj, options, signature, return_annotation)
     except (TypeError, ValueError):
         return None
     params = [p for p in init.parameters.values() if p.name != "self"]
-    return str(init.replace(parameters=params, return_annotation=inspect._empty)), None
+    return str(
+        init.replace(parameters=params, return_annotation=inspect._empty)
+    ), None
 
 
 def setup(app):

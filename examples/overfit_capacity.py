@@ -1,4 +1,4 @@
-"""Can an MNIST autoencoder over-fit? The capacity question of research note 004.
+"""Can an MNIST autoencoder over-fit? The capacity question of note 004.
 
 The note trains fully connected autoencoders on MNIST with a binary
 cross-entropy summed over the 784 pixels and never gets the training loss
@@ -276,8 +276,10 @@ def main():
         verdicts["widening_beats_deepening"] = bool(w[1][0] < d[1][0])
         print(
             f"verdict 2: best widened [{wide[-1]}] {w[1][0]:.2f}±{w[1][1]:.2f} "
-            f"(latent {w[0]}) vs deepened [{deep[0]}] {d[1][0]:.2f}±{d[1][1]:.2f} "
-            f"(latent {d[0]}): widening better: {verdicts['widening_beats_deepening']}"
+            f"(latent {w[0]}) vs deepened [{deep[0]}] "
+            f"{d[1][0]:.2f}±{d[1][1]:.2f} "
+            f"(latent {d[0]}): widening better: "
+            f"{verdicts['widening_beats_deepening']}"
         )
     if deep:
         # Q1: the smallest latent must beat the largest by more than the
@@ -397,7 +399,8 @@ def main():
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(
-        f"\ntook {results['seconds']:.0f} s (load average {os.getloadavg()[0]:.1f});"
+        f"\ntook {results['seconds']:.0f} s (load average "
+        f"{os.getloadavg()[0]:.1f});"
         f" results and figures in {args.out}"
     )
 

@@ -61,7 +61,9 @@ import keras_memnets
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="CI-sized run (<= 60 s).")
+    parser.add_argument(
+        "--quick", action="store_true", help="CI-sized run (<= 60 s)."
+    )
     parser.add_argument("--out", default="examples_out/set_min_autoencoder")
     parser.add_argument("--train-size", type=int, default=5000)
     parser.add_argument("--test-size", type=int, default=2000)
@@ -106,7 +108,9 @@ def parse_args():
     )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity")
+    parser.add_argument(
+        "--verbose", type=int, default=2, help="Keras fit verbosity"
+    )
     args = parser.parse_args()
     if args.quick:
         args.train_size = 1000
@@ -127,7 +131,9 @@ def pairwise_distance(outputs, variants=None):
     `outputs` is (n, K, D); `variants` limits the pairs to those variants.
     Returns one value per sample, shape (n,), or NaNs for fewer than two.
     """
-    variants = list(range(outputs.shape[1])) if variants is None else list(variants)
+    variants = (
+        list(range(outputs.shape[1])) if variants is None else list(variants)
+    )
     pairs = [(a, b) for i, a in enumerate(variants) for b in variants[i + 1 :]]
     if not pairs:
         return np.full(outputs.shape[0], np.nan)
@@ -163,7 +169,9 @@ def diagnose(model, x, labels, num_variants):
     }
 
 
-def permutation_p_value(winners, labels, num_variants, observed_mi, rng, rounds=200):
+def permutation_p_value(
+    winners, labels, num_variants, observed_mi, rng, rounds=200
+):
     """P(MI(class; winner) >= observed) when labels are shuffled."""
     exceed = 0
     for _ in range(rounds):
@@ -176,7 +184,9 @@ def permutation_p_value(winners, labels, num_variants, observed_mi, rng, rounds=
 
 
 # The thresholds that turn the measurements into verdicts.
-LIVE_MIN = 0.02  # a variant is live if it wins >= 2% of test digits (uniform: 1/K)
+LIVE_MIN = (
+    0.02  # a variant is live if it wins >= 2% of test digits (uniform: 1/K)
+)
 RATIO_MIN = 2.0  # live-variant spread at least twice the training-noise spread
 Z_MIN = 3.29  # sign test over test digits, one-sided p < 0.0005
 P_MAX = 0.01  # permutation test of I(class; winner)
@@ -203,7 +213,9 @@ def spread_test(final, base, labels, num_variants, rng):
         "significant": bool(len(final["live"]) >= 2 and sign_z >= Z_MIN),
         "large_effect": bool(len(final["live"]) >= 2 and ratio >= RATIO_MIN),
         "mi": mi,
-        "p_perm": permutation_p_value(final["winners"], labels, num_variants, mi, rng),
+        "p_perm": permutation_p_value(
+            final["winners"], labels, num_variants, mi, rng
+        ),
         "shares": final["win_shares"],
         "dead": int((final["win_shares"] == 0).sum()),
     }
@@ -226,7 +238,9 @@ class Trajectory(keras.callbacks.Callback):
                 "train_loss": logs.get("loss"),
                 "test_best_mse": d["best_mse"],
                 "test_pairwise_rms_live": float(d["pairwise_rms"].mean()),
-                "test_H_winner_given_class": d["table"]["conditional_entropy_bits"],
+                "test_H_winner_given_class": d["table"][
+                    "conditional_entropy_bits"
+                ],
                 "test_MI_class_winner": d["table"]["mutual_information_bits"],
                 "dead_variants": int((d["win_shares"] == 0).sum()),
             }
@@ -320,7 +334,9 @@ def matched_single_head(args, latent_dim, target_params, input_dim):
     """
     h = args.hidden_units
     encoder = input_dim * h + h + h * latent_dim + latent_dim
-    width = round((target_params - encoder - input_dim) / (latent_dim + 1 + input_dim))
+    width = round(
+        (target_params - encoder - input_dim) / (latent_dim + 1 + input_dim)
+    )
     inputs = keras.Input((input_dim,))
     code = keras.layers.Dense(h, activation="relu")(inputs)
     code = keras.layers.Dense(latent_dim)(code)
@@ -336,9 +352,13 @@ def matched_single_head(args, latent_dim, target_params, input_dim):
 def plot_samples(path, x, outputs, winners, labels, per_class=2, title=""):
     import matplotlib.pyplot as plt
 
-    rows = [i for c in range(10) for i in np.flatnonzero(labels == c)[:per_class]]
+    rows = [
+        i for c in range(10) for i in np.flatnonzero(labels == c)[:per_class]
+    ]
     k = outputs.shape[1]
-    fig, axes = plt.subplots(len(rows), k + 1, figsize=(1.1 * (k + 1), 1.1 * len(rows)))
+    fig, axes = plt.subplots(
+        len(rows), k + 1, figsize=(1.1 * (k + 1), 1.1 * len(rows))
+    )
     for r, i in enumerate(rows):
         images = [x[i]] + [outputs[i, j] for j in range(k)]
         for c, image in enumerate(images):
@@ -351,7 +371,9 @@ def plot_samples(path, x, outputs, winners, labels, per_class=2, title=""):
                     spine.set_edgecolor("red")
                     spine.set_linewidth(2)
             if r == 0:
-                ax.set_title("target" if c == 0 else f"variant {c - 1}", fontsize=7)
+                ax.set_title(
+                    "target" if c == 0 else f"variant {c - 1}", fontsize=7
+                )
     fig.suptitle(title, fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / len(rows)))
     fig.savefig(path, dpi=80)
@@ -391,12 +413,17 @@ def plot_trajectory(path, trajectories):
     import matplotlib.pyplot as plt
 
     keys = [
-        "log_std", "test_best_mse", "test_pairwise_rms_live", "test_H_winner_given_class"
+        "log_std",
+        "test_best_mse",
+        "test_pairwise_rms_live",
+        "test_H_winner_given_class",
     ]
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3))
     for name, rows in trajectories.items():
         for ax, key in zip(axes, keys):
-            ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], label=name)
+            ax.plot(
+                [r["epoch"] for r in rows], [r[key] for r in rows], label=name
+            )
             ax.set_title(key, fontsize=9)
             ax.set_xlabel("epoch")
     axes[0].set_yscale("symlog")
@@ -429,7 +456,10 @@ def main():
     x_test, y_test = x_test[: args.test_size], y_test[: args.test_size]
     latent_dims = [int(v) for v in args.latent_dims.split(",")]
     pairs, total = schedule_from_args(args)
-    print(f"backend {keras.backend.backend()}, {len(x)} training and {len(x_test)} test digits")
+    print(
+        f"backend {keras.backend.backend()}, {len(x)} training and "
+        f"{len(x_test)} test digits"
+    )
     print(f"log_std schedule ({args.unit}): {pairs}")
 
     # --- 1. The set-min autoencoders, one per code size dl. ---
@@ -458,7 +488,12 @@ def main():
             model, rows, seconds = train_set_min(
                 args, main_dl, x, x_test, y_test, pairs=[(total, sigma)]
             )
-            run = {"model": model, "rows": rows, "seconds": seconds, "log_std": sigma}
+            run = {
+                "model": model,
+                "rows": rows,
+                "seconds": seconds,
+                "log_std": sigma,
+            }
             run["final"] = diagnose(model, x_test, y_test, args.variants)
             contrasts.append(run)
 
@@ -467,7 +502,10 @@ def main():
     # the K heads are trained identically, so their outputs differ only by
     # initialization and training noise.
     k = args.variants
-    print(f"\n== equal-weight baseline (relaxation={(k - 1) / k:.2f}), dl={main_dl}")
+    print(
+        f"\n== equal-weight baseline (relaxation={(k - 1) / k:.2f}), "
+        f"dl={main_dl}"
+    )
     baseline, _, _ = train_set_min(
         args, main_dl, x, x_test, y_test, relaxation=(k - 1) / k, record=False
     )
@@ -481,9 +519,17 @@ def main():
         f"\n== single-head autoencoder, dl={main_dl}, decoder width {width}: "
         f"{single.count_params()} parameters vs {params}"
     )
-    epochs = int(total) if args.unit == "epoch" else max(1, len(runs[main_dl]["rows"]))
-    single.fit(x, x, epochs=epochs, batch_size=args.batch_size, verbose=args.verbose)
-    single_mse = float(((single.predict(x_test, verbose=0) - x_test) ** 2).mean())
+    epochs = (
+        int(total)
+        if args.unit == "epoch"
+        else max(1, len(runs[main_dl]["rows"]))
+    )
+    single.fit(
+        x, x, epochs=epochs, batch_size=args.batch_size, verbose=args.verbose
+    )
+    single_mse = float(
+        ((single.predict(x_test, verbose=0) - x_test) ** 2).mean()
+    )
 
     # --- 4. Verdicts. ---
     rng = np.random.default_rng(args.seed)
@@ -500,7 +546,8 @@ def main():
     print(f"Q1: do the K={k} variants differ significantly? (dl={main_dl})")
     print(
         "  spread = mean pairwise RMS distance between the outputs of the live "
-        f"variants (winning >= {LIVE_MIN:.0%} of test digits) for the same digit"
+        f"variants (winning >= {LIVE_MIN:.0%} of test digits) for the same "
+        "digit"
     )
     print(
         f"  equal-weight baseline spread (training-noise level): "
@@ -521,7 +568,8 @@ def main():
         )
         print(
             f"    I(class; winner) = {t['mi']:.3f} bits, permutation p = "
-            f"{t['p_perm']:.4f}; win shares {np.round(t['shares'], 3).tolist()}, "
+            f"{t['p_perm']:.4f}; win shares "
+            f"{np.round(t['shares'], 3).tolist()}, "
             f"dead variants {t['dead']}"
         )
         print(
@@ -536,42 +584,72 @@ def main():
     specialisation = None
     if len(latent_dims) > 1:
         other = latent_dims[1]
-        t_main, t_other = runs[main_dl]["final"]["table"], runs[other]["final"]["table"]
-        dh = t_other["conditional_entropy_bits"] - t_main["conditional_entropy_bits"]
-        dmi = t_other["mutual_information_bits"] - t_main["mutual_information_bits"]
+        t_main, t_other = (
+            runs[main_dl]["final"]["table"],
+            runs[other]["final"]["table"],
+        )
+        dh = (
+            t_other["conditional_entropy_bits"]
+            - t_main["conditional_entropy_bits"]
+        )
+        dmi = (
+            t_other["mutual_information_bits"]
+            - t_main["mutual_information_bits"]
+        )
         more = dh <= DH_MAX and dmi >= 0
-        specialisation = {"delta_H_bits": dh, "delta_MI_bits": dmi, "verdict": more}
-        print(f"\nQ2: does dl={other} increase specialisation over dl={main_dl}?")
+        specialisation = {
+            "delta_H_bits": dh,
+            "delta_MI_bits": dmi,
+            "verdict": more,
+        }
+        print(
+            f"\nQ2: does dl={other} increase specialisation over dl={main_dl}?"
+        )
         for dl, t in ((main_dl, t_main), (other, t_other)):
             print(
-                f"  dl={dl:<3d} H(winner|class) = {t['conditional_entropy_bits']:.3f} bits"
+                f"  dl={dl:<3d} H(winner|class) = "
+                f"{t['conditional_entropy_bits']:.3f} bits"
                 f"  H(winner) = {t['winner_entropy_bits']:.3f}"
                 f"  I(class;winner) = {t['mutual_information_bits']:.3f}"
                 f"  (uniform: log2 K = {math.log2(k):.3f})"
             )
         print(
-            f"  change in H(winner|class) {dh:+.3f} bits (threshold <= {DH_MAX}) "
+            f"  change in H(winner|class) {dh:+.3f} bits (threshold <= "
+            f"{DH_MAX}) "
             f"and in I(class;winner) {dmi:+.3f} bits (threshold >= 0)"
         )
         print(f"  -> dl={other} more specialised: {'YES' if more else 'NO'}")
 
-    print(f"\nQ3: best variant vs a single head with the same parameter count (dl={main_dl})")
-    print(f"  single-head test MSE ({single.count_params()} params)  {single_mse:.5f}")
+    print(
+        "\nQ3: best variant vs a single head with the same parameter count "
+        f"(dl={main_dl})"
+    )
+    print(
+        f"  single-head test MSE ({single.count_params()} params)  "
+        f"{single_mse:.5f}"
+    )
     q3 = {"single_mse": single_mse}
     for label, run in labelled.items():
         if not label.startswith(main_label):
             continue
         final = run["final"]
         best = final["best_mse"]
-        q3[label] = {"best_mse": best, "mean_variant_mse": final["mean_variant_mse"]}
+        q3[label] = {
+            "best_mse": best,
+            "mean_variant_mse": final["mean_variant_mse"],
+        }
         print(
-            f"  {label}: best-of-{k} test MSE (oracle choice) {best:.5f}, mean over "
+            f"  {label}: best-of-{k} test MSE (oracle choice) {best:.5f}, mean "
+            "over "
             f"variants {final['mean_variant_mse']:.5f}; ratio best/single "
             f"{best / single_mse:.3f} (threshold < 1) -> best variant better: "
             f"{'YES' if best < single_mse else 'NO'}"
         )
     for label, run in labelled.items():
-        print(f"\nper-class winner distribution, {label} (test digits, best variant):")
+        print(
+            f"\nper-class winner distribution, {label} (test digits, best "
+            "variant):"
+        )
         print(class_table_text(run["final"]["table"]))
 
     # --- 5. Figures and results. ---
@@ -580,7 +658,10 @@ def main():
         stem = label.replace("=", "").replace(", ", "_").replace(" ", "")
         plot_samples(
             os.path.join(args.out, f"samples_{stem}.png"),
-            x_test, final["outputs"], final["winners"], y_test,
+            x_test,
+            final["outputs"],
+            final["winners"],
+            y_test,
             title=f"{label}: target, then the {k} variants (winner framed red)",
         )
         plot_class_table(
@@ -620,8 +701,12 @@ def main():
                 "trajectory": run["rows"],
                 "win_shares": run["final"]["win_shares"].tolist(),
                 "class_counts": run["final"]["table"]["counts"].tolist(),
-                "H_winner_given_class": run["final"]["table"]["conditional_entropy_bits"],
-                "MI_class_winner": run["final"]["table"]["mutual_information_bits"],
+                "H_winner_given_class": run["final"]["table"][
+                    "conditional_entropy_bits"
+                ],
+                "MI_class_winner": run["final"]["table"][
+                    "mutual_information_bits"
+                ],
             }
             for label, run in labelled.items()
         },
@@ -629,7 +714,10 @@ def main():
     }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
-    print(f"\nwrote {args.out}/results.json and figures; total {results['total_seconds']:.0f} s")
+    print(
+        f"\nwrote {args.out}/results.json and figures; total "
+        f"{results['total_seconds']:.0f} s"
+    )
 
 
 def _jsonable(value):

@@ -1,4 +1,4 @@
-"""keras_memnets: memory networks and related research components for Keras 3."""
+"""keras_memnets: memory networks and research components for Keras 3."""
 
 from keras_memnets import analysis
 from keras_memnets import callbacks

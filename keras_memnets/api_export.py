@@ -6,7 +6,7 @@ PACKAGE = "keras_memnets"
 
 
 def register(obj):
-    """Registers `obj` with Keras serialization under the `keras_memnets` package.
+    """Registers `obj` for Keras serialization in the `keras_memnets` package.
 
     Every public layer, loss, regularizer, metric, optimizer and callback of the
     library is decorated with this, so that `keras.saving.load_model(...)` finds

@@ -20,11 +20,13 @@ from tests.harness import Case  # noqa: F401
 
 
 def _variant_heads_model(metrics=None):
-    """Case.build for objects that need a (batch, K, D) model with SetMinLoss."""
+    """Case.build for objects needing a (batch, K, D) model with SetMinLoss."""
 
     def build(obj, x, rng):
         inputs = keras.Input(shape=x.shape[1:])
-        outputs = keras_memnets.layers.VariantHeads(4, 3, hidden_units=5)(inputs)
+        outputs = keras_memnets.layers.VariantHeads(4, 3, hidden_units=5)(
+            inputs
+        )
         model = keras.Model(inputs, outputs)
         model.compile(
             optimizer="adam",
@@ -55,7 +57,7 @@ def _selection_model(callback, x, rng):
 
 
 def _x_and_selection(rng, batch):
-    """`[x, selection]` for MemoryInformedLayer: a softmax selection of width 3."""
+    """`[x, selection]` for MemoryInformedLayer: a width-3 softmax selection."""
     logits = rng.standard_normal((batch, 3))
     selection = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     return [
@@ -222,15 +224,21 @@ CASES = [
     Case(
         layers.MemoryLayer,
         "layer",
-        dict(memory_size=3, units=(2, 2), hidden_units=8, top_k=2,
-             return_selection=True),
+        dict(
+            memory_size=3,
+            units=(2, 2),
+            hidden_units=8,
+            top_k=2,
+            return_selection=True,
+        ),
         id="top_k",
     ),
     Case(
         layers.MemoryInformedLayer,
         "layer",
-        dict(memory_size=3, units=5, hidden_units=8, top_k=1,
-             capacity_factor=1.5),
+        dict(
+            memory_size=3, units=5, hidden_units=8, top_k=1, capacity_factor=1.5
+        ),
         make_inputs=_x_and_selection,
         id="top_k",
     ),

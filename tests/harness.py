@@ -39,17 +39,44 @@ from typing import Optional
 import keras
 import numpy as np
 
-KINDS = ("layer", "model", "loss", "regularizer", "metric", "optimizer", "callback")
-_ALL_CHECKS = ("config", "serialize", "save_load", "shapes", "train", "mixed_precision")
+KINDS = (
+    "layer",
+    "model",
+    "loss",
+    "regularizer",
+    "metric",
+    "optimizer",
+    "callback",
+)
+_ALL_CHECKS = (
+    "config",
+    "serialize",
+    "save_load",
+    "shapes",
+    "train",
+    "mixed_precision",
+)
 CHECKS = {
     "layer": _ALL_CHECKS,
     # Builders are plain functions, not registered: the Functional model they
     # return is checked through its config and a .keras round trip.
     "model": ("config", "save_load", "shapes", "train", "mixed_precision"),
     "loss": ("config", "serialize", "save_load", "train", "mixed_precision"),
-    "regularizer": ("config", "serialize", "save_load", "train", "mixed_precision"),
+    "regularizer": (
+        "config",
+        "serialize",
+        "save_load",
+        "train",
+        "mixed_precision",
+    ),
     "metric": ("config", "serialize", "save_load", "train", "mixed_precision"),
-    "optimizer": ("config", "serialize", "save_load", "train", "mixed_precision"),
+    "optimizer": (
+        "config",
+        "serialize",
+        "save_load",
+        "train",
+        "mixed_precision",
+    ),
     "callback": ("config", "serialize", "train"),
 }
 
@@ -99,7 +126,9 @@ class Case:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ValueError(f"Case.kind must be one of {KINDS}, got {self.kind!r}")
+            raise ValueError(
+                f"Case.kind must be one of {KINDS}, got {self.kind!r}"
+            )
 
     @property
     def name(self):
@@ -178,7 +207,11 @@ def build_model(case, rng, dtype=None):
     def scope():
         # Builders and the wrapping model take the global policy; layers get
         # theirs as the `dtype` argument of `make_instance`.
-        return dtype_policy(dtype) if dtype is not None else contextlib.nullcontext()
+        return (
+            dtype_policy(dtype)
+            if dtype is not None
+            else contextlib.nullcontext()
+        )
 
     with scope():
         obj = make_instance(case, dtype=dtype)
@@ -205,7 +238,9 @@ def build_model(case, rng, dtype=None):
         else:
             inputs = _symbolic_inputs(x)
             if case.kind == "regularizer":
-                outputs = _prediction_head(case, inputs, activity_regularizer=obj)
+                outputs = _prediction_head(
+                    case, inputs, activity_regularizer=obj
+                )
             else:
                 outputs = _prediction_head(case, inputs)
             model = keras.Model(inputs, outputs)
@@ -261,7 +296,9 @@ for line in sys.stdin:
         if request["evaluate"]:
             result = model.evaluate(x, y, verbose=0, return_dict=True)
             out["eval_names"] = np.array(sorted(result))
-            out["eval_values"] = np.array([float(result[k]) for k in sorted(result)])
+            out["eval_values"] = np.array(
+                [float(result[k]) for k in sorted(result)]
+            )
         np.savez(request["out"], **out)
         reply = {"ok": True}
     except Exception:
@@ -356,8 +393,7 @@ def _constructor_arguments(cls):
     return [
         p.name
         for p in params
-        if p.name != "self"
-        and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
     ]
 
 
@@ -369,7 +405,9 @@ def check_config(case, rng):
         # Functional.from_config consumes the dict it is given.
         clone = model.__class__.from_config(copy.deepcopy(config))
         assert _normalized(clone.get_config()) == _normalized(config)
-        assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
+        assert [w.shape for w in clone.weights] == [
+            w.shape for w in model.weights
+        ]
         return
     obj = make_instance(case)
     config = obj.get_config()
@@ -395,7 +433,9 @@ def check_serialize(case, rng):
 
 
 def _numpy_structure(structure):
-    return [keras.ops.convert_to_numpy(t) for t in keras.tree.flatten(structure)]
+    return [
+        keras.ops.convert_to_numpy(t) for t in keras.tree.flatten(structure)
+    ]
 
 
 def check_save_load(case, rng, loader):
@@ -473,12 +513,19 @@ def check_train(case, rng):
     if case.kind == "callback":
         model, obj, x, y = build_model(case, rng)
         history = model.fit(
-            x, y, epochs=2, batch_size=case.batch_size, verbose=0, callbacks=[obj]
+            x,
+            y,
+            epochs=2,
+            batch_size=case.batch_size,
+            verbose=0,
+            callbacks=[obj],
         )
         _assert_finite_history(history)
         return
     model, _, x, y = build_model(case, rng)
-    before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
+    before = [
+        keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights
+    ]
     history = model.fit(x, y, epochs=2, batch_size=case.batch_size, verbose=0)
     _assert_finite_history(history)
     after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]

@@ -171,10 +171,15 @@ def tf_worker(out_path):
     with two.scope():
         variable = keras.Variable(np.zeros((2,), "float32"))
         optimizer = SignSGD(0.1, majority_vote=True)
-    for where, scope in (("outside", contextlib.nullcontext()), ("scope", two.scope())):
+    for where, scope in (
+        ("outside", contextlib.nullcontext()),
+        ("scope", two.scope()),
+    ):
         try:
             with scope:
-                optimizer.apply_gradients([(tf.constant([1.0, -1.0]), variable)])
+                optimizer.apply_gradients(
+                    [(tf.constant([1.0, -1.0]), variable)]
+                )
             results[f"cross_replica_error_{where}"] = ""
         except ValueError as error:
             results[f"cross_replica_error_{where}"] = str(error)
@@ -248,7 +253,9 @@ def jax_worker(out_path):
     results = {"devices": len(jax.devices())}
     keras.utils.set_random_seed(0)
     initial = _model().get_weights()
-    singles = {name: _train(make(), initial) for name, make in _optimizers().items()}
+    singles = {
+        name: _train(make(), initial) for name, make in _optimizers().items()
+    }
 
     devices = keras.distribution.list_devices("cpu")
     keras.distribution.set_distribution(
@@ -420,8 +427,12 @@ def test_mirrored_strategy_batch_statistics_are_per_replica(tf_results):
     # `synchronized=True` all-reduces the statistics over the global batch.
     global_variance, first_replica = _global_and_first_replica_variances()
     assert np.all(global_variance > 2 * first_replica)
-    np.testing.assert_allclose(tf_results["bn_single"], global_variance, rtol=1e-4)
-    np.testing.assert_allclose(tf_results["bn_parallel"], first_replica, rtol=1e-4)
+    np.testing.assert_allclose(
+        tf_results["bn_single"], global_variance, rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        tf_results["bn_parallel"], first_replica, rtol=1e-4
+    )
     np.testing.assert_allclose(
         tf_results["bn_parallel_synchronized"], global_variance, rtol=1e-4
     )
@@ -485,7 +496,9 @@ def test_majority_vote_in_custom_loop_with_three_replicas(tf_results, momentum):
         0.1,
         momentum=momentum,
     )
-    np.testing.assert_allclose(tf_results[f"{prefix}_kernel"], kernel, atol=1e-6)
+    np.testing.assert_allclose(
+        tf_results[f"{prefix}_kernel"], kernel, atol=1e-6
+    )
     np.testing.assert_allclose(tf_results[f"{prefix}_bias"], bias, atol=1e-6)
     if momentum == 0.0:
         # With three voters a replica can be outvoted whatever its magnitude,
@@ -512,8 +525,12 @@ def test_jax_data_parallel_equals_single_device(jax_results, name):
 @only_jax
 def test_jax_data_parallel_batch_statistics_are_global(jax_results):
     global_variance, _ = _global_and_first_replica_variances()
-    np.testing.assert_allclose(jax_results["bn_single"], global_variance, rtol=1e-4)
-    np.testing.assert_allclose(jax_results["bn_parallel"], global_variance, rtol=1e-4)
+    np.testing.assert_allclose(
+        jax_results["bn_single"], global_variance, rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        jax_results["bn_parallel"], global_variance, rtol=1e-4
+    )
 
 
 @pytest.mark.distributed

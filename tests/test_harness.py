@@ -17,6 +17,8 @@ PARAMS = [
 def test_public_object(case, check, request):
     rng = np.random.default_rng(0)
     if check == "save_load":
-        harness.check_save_load(case, rng, request.getfixturevalue("fresh_loader"))
+        harness.check_save_load(
+            case, rng, request.getfixturevalue("fresh_loader")
+        )
     else:
         getattr(harness, f"check_{check}")(case, rng)

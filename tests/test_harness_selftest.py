@@ -49,16 +49,22 @@ class _WrongShape(_Scale):
 
 # Registered in this test process only: a fresh process that imports
 # keras_memnets cannot find it, which is what check_save_load must notice.
-keras.saving.register_keras_serializable(package="keras_memnets_selftest")(_Scale)
+keras.saving.register_keras_serializable(package="keras_memnets_selftest")(
+    _Scale
+)
 
 
 def _case(cls, **kwargs):
     return harness.Case(obj=cls, kind="layer", kwargs=kwargs, input_shape=(3,))
 
 
-@pytest.mark.parametrize("check", ["config", "shapes", "train", "mixed_precision"])
+@pytest.mark.parametrize(
+    "check", ["config", "shapes", "train", "mixed_precision"]
+)
 def test_correct_layer_passes(check):
-    getattr(harness, f"check_{check}")(_case(_Scale, initial=2.0), np.random.default_rng(0))
+    getattr(harness, f"check_{check}")(
+        _case(_Scale, initial=2.0), np.random.default_rng(0)
+    )
 
 
 def test_incomplete_config_is_caught():
@@ -78,7 +84,9 @@ def test_unregistered_package_is_caught():
 
 def test_object_not_registered_on_import_fails_fresh_load(fresh_loader):
     with pytest.raises(AssertionError, match="fresh process failed"):
-        harness.check_save_load(_case(_Scale), np.random.default_rng(0), fresh_loader)
+        harness.check_save_load(
+            _case(_Scale), np.random.default_rng(0), fresh_loader
+        )
 
 
 class _NoGradient(_Scale):

@@ -36,7 +36,9 @@ def test_all_lists_match_module_contents():
     for sub in SUBPACKAGES:
         module = getattr(keras_memnets, sub)
         for name in module.__all__:
-            assert hasattr(module, name), f"keras_memnets.{sub}.{name} is missing"
+            assert hasattr(module, name), (
+                f"keras_memnets.{sub}.{name} is missing"
+            )
 
 
 @pytest.mark.parametrize(
@@ -45,7 +47,9 @@ def test_all_lists_match_module_contents():
 def test_public_object_is_covered_and_registered(path, obj):
     covered = {case.obj for case in CASES}
     if obj in NOT_KERAS_OBJECTS:
-        assert NOT_KERAS_OBJECTS[obj], f"{path} needs a reason to skip the harness"
+        assert NOT_KERAS_OBJECTS[obj], (
+            f"{path} needs a reason to skip the harness"
+        )
         return
     assert obj in covered, (
         f"{path} is public but has no Case in tests/cases.py: add one line "
@@ -54,7 +58,9 @@ def test_public_object_is_covered_and_registered(path, obj):
     registered = keras.saving.get_registered_name(obj)
     if inspect.isclass(obj):
         assert registered == f"keras_memnets>{obj.__name__}"
-        assert obj.__doc__ and "Example" in obj.__doc__, f"{path} lacks an Example"
+        assert obj.__doc__ and "Example" in obj.__doc__, (
+            f"{path} lacks an Example"
+        )
     else:
         # Builder functions return a Functional model; only serializable
         # objects are registered.

@@ -26,7 +26,9 @@ def test_readme_opens_with_the_two_commands():
     assert "examples/memory_decoder.py" in demo
     assert os.path.exists(os.path.join(ROOT, "examples", "memory_decoder.py"))
     # .ci/run executes exactly README's install and test commands.
-    assert tests == f"{_ci_variable('INSTALL_CMD')} && {_ci_variable('TEST_CMD')}"
+    assert (
+        tests == f"{_ci_variable('INSTALL_CMD')} && {_ci_variable('TEST_CMD')}"
+    )
     # ...and calls them.
     ci = _read(".ci", "run")
     assert 'eval "$INSTALL_CMD"' in ci and 'eval "$TEST_CMD"' in ci

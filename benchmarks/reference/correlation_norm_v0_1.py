@@ -254,7 +254,7 @@ class CorrelationNormV01(keras.layers.Layer):
         return x
 
     def _feature_terms(self, x):
-        """Returns `(mean_term, variance_term, covariance_term)` of `x` (N, D)."""
+        """Returns `(mean, variance, covariance)` loss terms of `x` (N, D)."""
         dtype = ops.dtype(x)
         d = self._num_features
         n = ops.cast(ops.shape(x)[0], dtype)

@@ -101,9 +101,7 @@ def _classes():
     kt = _keras_tuner()
     import keras
 
-    from keras_memnets.callbacks.convergence_stopping import (
-        ConvergenceStopping,
-    )
+    from keras_memnets.callbacks.convergence_stopping import ConvergenceStopping
     from keras_memnets.losses.summed_bce import SummedBinaryCrossentropy
     from keras_memnets.models.autoencoder import autoencoder
 

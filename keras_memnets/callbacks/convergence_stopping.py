@@ -55,7 +55,8 @@ class ConvergenceStopping(keras.callbacks.Callback):
         super().__init__()
         if not isinstance(monitor, str):
             raise TypeError(
-                f"ConvergenceStopping: `monitor` must be a str, got {monitor!r}."
+                "ConvergenceStopping: `monitor` must be a str, got "
+                f"{monitor!r}."
             )
         owner = "ConvergenceStopping"
         rel_tol = number_in_range(rel_tol, "rel_tol", owner, low=0.0)

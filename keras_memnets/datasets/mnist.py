@@ -124,8 +124,9 @@ def _load_tfds(data_dir=None, download=True):
         data_dir=_tfds_data_dir(data_dir),
         download=download,
     )
-    (x_train, y_train), (x_test, y_test) = tfds.as_numpy(train), tfds.as_numpy(
-        test
+    (x_train, y_train), (x_test, y_test) = (
+        tfds.as_numpy(train),
+        tfds.as_numpy(test),
     )
     # tfds stores images as (28, 28, 1) uint8 and labels as int64.
     return (
@@ -168,7 +169,11 @@ def resolve_mnist_source(source="auto", data_dir=None):
 
 
 def load_mnist(
-    source="auto", normalize=False, flatten=False, dtype="float32", data_dir=None
+    source="auto",
+    normalize=False,
+    flatten=False,
+    dtype="float32",
+    data_dir=None,
 ):
     """Loads MNIST as `((x_train, y_train), (x_test, y_test))`.
 

@@ -98,7 +98,9 @@ class ApproximatorLayer(keras.layers.Layer):
             dtype=self.dtype_policy,
         )
         self.hidden = keras.layers.Dense(
-            self.hidden_units, activation=self.activation, name="hidden",
+            self.hidden_units,
+            activation=self.activation,
+            name="hidden",
             **dense_kwargs,
         )
         self.output_dense = keras.layers.Dense(

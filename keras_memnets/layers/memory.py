@@ -9,10 +9,10 @@ from keras import regularizers
 
 from keras_memnets.api_export import register
 from keras_memnets.layers.approximator import ApproximatorLayer
-from keras_memnets.utils.kmeans import kmeans
 from keras_memnets.layers.routing import dense_selection
 from keras_memnets.layers.routing import top_k_weights
 from keras_memnets.layers.routing import validate_top_k
+from keras_memnets.utils.kmeans import kmeans
 from keras_memnets.utils.shapes import check_min_rank
 from keras_memnets.utils.shapes import reshape_last_axis
 from keras_memnets.utils.shapes import standardize_units

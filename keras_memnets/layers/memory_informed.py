@@ -29,8 +29,8 @@ class MemoryInformedLayer(keras.layers.Layer):
     """One candidate output per memory slot, mixed by the memory's selection.
 
     The research notes' "memory-informed" subnet. An approximator maps the
-    input to `memory_size` candidate outputs,
-    `C = output_activation(Approximator[hidden_units, (memory_size, *units)](x))`,
+    input to `memory_size` candidate outputs, `C = output_activation(A(x))`
+    with `A` an approximator `[hidden_units, (memory_size, *units)]`,
     and the selection of a `MemoryLayer` mixes them:
     `output = Σ_k selection[..., k] · C[..., k, :]`, computed as one einsum.
     With a sharp selection this picks one specialised approximator per

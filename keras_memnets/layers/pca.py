@@ -11,7 +11,9 @@ from keras_memnets.utils.validation import positive_int
 
 def _batches(data, batch_size, steps):
     """Yields float64 numpy batches from arrays, tensors or a `tf.data`."""
-    is_array = isinstance(data, (np.ndarray, list, tuple)) or ops.is_tensor(data)
+    is_array = isinstance(data, (np.ndarray, list, tuple)) or ops.is_tensor(
+        data
+    )
     if not is_array and hasattr(data, "__iter__"):
         # A tf.data.Dataset (or another iterable of batches): batches as they
         # come; for (x, y) elements take x.
@@ -31,7 +33,9 @@ def _batches(data, batch_size, steps):
     n = len(array)
     limit = n if steps is None else min(n, steps * batch_size)
     for start in range(0, limit, batch_size):
-        yield np.asarray(array[start : min(start + batch_size, limit)], "float64")
+        yield np.asarray(
+            array[start : min(start + batch_size, limit)], "float64"
+        )
 
 
 @register
@@ -43,9 +47,9 @@ class PCAReduction(keras.layers.Layer):
     float64, merging batches with Chan's update so that a `tf.data` stream
     gives the same result as one array, and takes its SVD (computed as the
     eigendecomposition of that symmetric matrix). The result equals the SVD
-    of the centred data matrix up to the signs of the components. `call` projects
-    `(x - mean) @ components`; with `whiten=True` each component is divided
-    by its standard deviation. `inverse` maps projections back.
+    of the centred data matrix up to the signs of the components. `call`
+    projects `(x - mean) @ components`; with `whiten=True` each component is
+    divided by its standard deviation. `inverse` maps projections back.
 
     Components are sign-normalised (the entry of largest magnitude of each
     component is positive), so the same data gives the same projection on
@@ -121,7 +125,10 @@ class PCAReduction(keras.layers.Layer):
             trainable=False,
         )
         self.total_variance = self.add_weight(
-            name="total_variance", shape=(), initializer="zeros", trainable=False
+            name="total_variance",
+            shape=(),
+            initializer="zeros",
+            trainable=False,
         )
 
     def adapt(self, data, batch_size=1024, steps=None):
@@ -211,7 +218,9 @@ class PCAReduction(keras.layers.Layer):
         self.explained_variance.assign(
             variance[: self.units].astype(self.explained_variance.dtype)
         )
-        self.total_variance.assign(np.asarray(variance.sum(), self.total_variance.dtype))
+        self.total_variance.assign(
+            np.asarray(variance.sum(), self.total_variance.dtype)
+        )
         self._adapted = True
 
     @property
@@ -221,9 +230,11 @@ class PCAReduction(keras.layers.Layer):
 
     @property
     def explained_variance_ratio(self):
-        """Fraction of the total variance held by each kept component (numpy)."""
+        """Fraction of the total variance held by each kept component."""
         self._require_adapted("explained_variance_ratio")
-        variance = np.asarray(keras.ops.convert_to_numpy(self.explained_variance))
+        variance = np.asarray(
+            keras.ops.convert_to_numpy(self.explained_variance)
+        )
         total = float(keras.ops.convert_to_numpy(self.total_variance))
         return variance / total if total > 0 else np.zeros_like(variance)
 
@@ -283,6 +294,10 @@ class PCAReduction(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"units": self.units, "whiten": self.whiten, "epsilon": self.epsilon}
+            {
+                "units": self.units,
+                "whiten": self.whiten,
+                "epsilon": self.epsilon,
+            }
         )
         return config

@@ -12,7 +12,6 @@ from keras_memnets.utils.validation import get_activation
 from keras_memnets.utils.validation import one_of
 from keras_memnets.utils.validation import positive_int
 
-
 IMPLEMENTATIONS = ("auto", "batched", "per_head")
 
 

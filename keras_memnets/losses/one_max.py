@@ -7,7 +7,7 @@ from keras_memnets.api_export import register
 
 
 def one_max(selection):
-    """Returns `1 - max_k selection[..., k]` per row (a tensor without the last axis)."""
+    """Returns `1 - max_k selection[..., k]` per row (the last axis removed)."""
     return 1.0 - ops.max(selection, axis=-1)
 
 
@@ -49,7 +49,9 @@ class OneMaxLoss(keras.losses.Loss):
         The guide "Memory networks" (`docs/guides/memory_networks.rst`).
     """
 
-    def __init__(self, name="one_max", reduction="sum_over_batch_size", dtype=None):
+    def __init__(
+        self, name="one_max", reduction="sum_over_batch_size", dtype=None
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self._dtype_argument = dtype
 

@@ -103,8 +103,9 @@ class SetMinLoss(keras.losses.Loss):
 
     Reference:
         The guide `docs/guides/set_min.rst`. Guzman-Rivera et al.,
-        "Multiple Choice Learning", NeurIPS 2012. Lee et al., "Stochastic Multiple Choice
-        Learning for Training Diverse Deep Ensembles", NeurIPS 2016.
+        "Multiple Choice Learning", NeurIPS 2012. Lee et al., "Stochastic
+        Multiple Choice Learning for Training Diverse Deep Ensembles",
+        NeurIPS 2016.
         Rupprecht et al., "Learning in an Uncertain World: Representing
         Ambiguity Through Multiple Hypotheses", ICCV 2017.
     """

@@ -14,7 +14,6 @@ Rows that are not probability distributions (raw logits) give one
 `UserWarning` per metric.
 """
 
-
 import warnings
 
 import keras
@@ -86,18 +85,25 @@ class _SelectionMetric(_DistributionCheck, keras.metrics.Metric):
         self.argmax_counts = self.add_variable(
             shape=(memory_size,), initializer="zeros", name="argmax_counts"
         )
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+        self.count = self.add_variable(
+            shape=(), initializer="zeros", name="count"
+        )
         self._add_check_variable()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.convert_to_tensor(y_pred)
-        if y_pred.shape[-1] is not None and y_pred.shape[-1] != self.memory_size:
+        if (
+            y_pred.shape[-1] is not None
+            and y_pred.shape[-1] != self.memory_size
+        ):
             raise ValueError(
                 f"{type(self).__name__}: the selection (y_pred) must have "
                 f"memory_size={self.memory_size} entries on its last axis, "
                 f"got shape {tuple(y_pred.shape)}."
             )
-        selection = ops.reshape(ops.cast(y_pred, self.dtype), (-1, self.memory_size))
+        selection = ops.reshape(
+            ops.cast(y_pred, self.dtype), (-1, self.memory_size)
+        )
         self._check_rows(selection)
         one_hot = ops.one_hot(
             ops.argmax(selection, axis=-1), self.memory_size, dtype=self.dtype
@@ -156,14 +162,18 @@ class SelectionPerplexity(_SelectionMetric):
         (memory usage and KL statistics).
     """
 
-    def __init__(self, memory_size, normalize=True, name="perplexity", dtype=None):
+    def __init__(
+        self, memory_size, normalize=True, name="perplexity", dtype=None
+    ):
         super().__init__(memory_size, name=name, dtype=dtype)
         self.normalize = bool(normalize)
 
     def result(self):
         self._warn_once()
         p = ops.divide_no_nan(self.selection_sum, ops.sum(self.selection_sum))
-        entropy = -ops.sum(ops.where(p > 0, p * ops.log(ops.maximum(p, 1e-30)), 0.0))
+        entropy = -ops.sum(
+            ops.where(p > 0, p * ops.log(ops.maximum(p, 1e-30)), 0.0)
+        )
         perplexity = ops.exp(entropy)
         if self.normalize:
             perplexity = perplexity / self.memory_size
@@ -203,7 +213,9 @@ class DeadSlots(_SelectionMetric):
         dead-code restarts as in Dhariwal et al., "Jukebox", 2020.
     """
 
-    def __init__(self, memory_size, threshold=None, name="dead_slots", dtype=None):
+    def __init__(
+        self, memory_size, threshold=None, name="dead_slots", dtype=None
+    ):
         super().__init__(memory_size, name=name, dtype=dtype)
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ValueError(
@@ -214,11 +226,17 @@ class DeadSlots(_SelectionMetric):
     @property
     def effective_threshold(self):
         """The share below which a slot is dead."""
-        return 0.1 / self.memory_size if self.threshold is None else self.threshold
+        return (
+            0.1 / self.memory_size if self.threshold is None else self.threshold
+        )
 
     def result(self):
         self._warn_once()
-        dead = ops.sum(ops.cast(self._argmax_share() < self.effective_threshold, self.dtype))
+        dead = ops.sum(
+            ops.cast(
+                self._argmax_share() < self.effective_threshold, self.dtype
+            )
+        )
         return ops.where(self.count > 0, dead, 0.0)
 
     def get_config(self):
@@ -248,10 +266,14 @@ class SlotsForMass(_SelectionMetric):
     2.0
     """
 
-    def __init__(self, memory_size, mass=0.9, name="slots_for_mass", dtype=None):
+    def __init__(
+        self, memory_size, mass=0.9, name="slots_for_mass", dtype=None
+    ):
         super().__init__(memory_size, name=name, dtype=dtype)
         if not 0.0 < mass <= 1.0:
-            raise ValueError(f"SlotsForMass: `mass` must lie in (0, 1], got {mass}.")
+            raise ValueError(
+                f"SlotsForMass: `mass` must lie in (0, 1], got {mass}."
+            )
         self.mass = float(mass)
 
     def result(self):
@@ -261,7 +283,9 @@ class SlotsForMass(_SelectionMetric):
         # Slots needed = 1 + number of prefixes that still fall short. A small
         # tolerance keeps float round-off from asking for one more slot.
         short = ops.sum(ops.cast(covered < self.mass - 1e-6, self.dtype))
-        return ops.where(self.count > 0, ops.minimum(short + 1.0, self.memory_size), 0.0)
+        return ops.where(
+            self.count > 0, ops.minimum(short + 1.0, self.memory_size), 0.0
+        )
 
     def get_config(self):
         return {**super().get_config(), "mass": self.mass}
@@ -289,8 +313,12 @@ class MeanMaxSelection(_DistributionCheck, keras.metrics.Metric):
 
     def __init__(self, name="mean_max", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+        self.total = self.add_variable(
+            shape=(), initializer="zeros", name="total"
+        )
+        self.count = self.add_variable(
+            shape=(), initializer="zeros", name="count"
+        )
         self._add_check_variable()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -375,9 +403,16 @@ def slot_label_mutual_information(selection, labels, normalized=False):
     p_slot = joint.sum(axis=1, keepdims=True)
     p_label = joint.sum(axis=0, keepdims=True)
     nonzero = joint > 0
-    mi = float(np.sum(joint[nonzero] * np.log(joint[nonzero] / (p_slot @ p_label)[nonzero])))
+    mi = float(
+        np.sum(
+            joint[nonzero]
+            * np.log(joint[nonzero] / (p_slot @ p_label)[nonzero])
+        )
+    )
     mi = max(mi, 0.0)
     if normalized:
-        h_label = float(-np.sum(p_label[p_label > 0] * np.log(p_label[p_label > 0])))
+        h_label = float(
+            -np.sum(p_label[p_label > 0] * np.log(p_label[p_label > 0]))
+        )
         return mi / h_label if h_label > 0 else 0.0
     return mi

@@ -5,13 +5,13 @@ import numpy as np
 from keras import ops
 
 from keras_memnets.api_export import register
-from keras_memnets.utils.validation import non_negative_int
-from keras_memnets.utils.validation import positive_int
 from keras_memnets.losses._variants import check_variant_shapes
 from keras_memnets.losses._variants import deserialize_base_loss
 from keras_memnets.losses._variants import resolve_base_loss
 from keras_memnets.losses._variants import serialize_base_loss
 from keras_memnets.losses._variants import variant_losses
+from keras_memnets.utils.validation import non_negative_int
+from keras_memnets.utils.validation import positive_int
 
 
 @register

@@ -99,5 +99,7 @@ def memory_decoder(
         "informed": keras.layers.Identity(name="informed")(informed_output),
     }
     if return_selection:
-        outputs["selection"] = keras.layers.Identity(name="selection")(selection)
+        outputs["selection"] = keras.layers.Identity(name="selection")(
+            selection
+        )
     return keras.Model(inputs, outputs, name=name)

@@ -525,9 +525,10 @@ def _all_finite(grads, across_replicas=True):
 
     One reduction per gradient and one over the per-gradient results, so the
     check reads each gradient once (TensorFlow and torch sum the gradients
-    and run the exact check only when a sum is not finite). In a replica context of a multi-replica
-    `tf.distribute` strategy, with `across_replicas=True`, the flag is
-    reduced over the replicas, so that all replicas take the same decision.
+    and run the exact check only when a sum is not finite). In a replica
+    context of a multi-replica `tf.distribute` strategy, with
+    `across_replicas=True`, the flag is reduced over the replicas, so that
+    all replicas take the same decision.
     """
     grads = [g for g in grads if g is not None]
     backend = keras.config.backend()

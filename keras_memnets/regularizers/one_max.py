@@ -38,7 +38,9 @@ class OneMax(keras.regularizers.Regularizer):
 
     def __init__(self, weight=1.0):
         if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-            raise TypeError(f"OneMax: `weight` must be a float, got {weight!r}.")
+            raise TypeError(
+                f"OneMax: `weight` must be a float, got {weight!r}."
+            )
         if weight < 0:
             raise ValueError(f"OneMax: `weight` must be >= 0, got {weight}.")
         self.weight = float(weight)

@@ -42,7 +42,9 @@ def test_dead_slot_takes_over_half_of_the_busiest_slot():
     dense = layer.selector.output_dense
     before_kernel, before_bias = _np(dense.kernel), _np(dense.bias)
     before_selection = _np(layer.compute_selection(x))
-    callback = callbacks.RestartDeadSlots(threshold=0.05, split=0.0, seed=0).set_data(x, y)
+    callback = callbacks.RestartDeadSlots(
+        threshold=0.05, split=0.0, seed=0
+    ).set_data(x, y)
     callback.set_model(model)
     callback.on_train_begin()
     restarted = callback.restart(epoch=0)
@@ -51,12 +53,16 @@ def test_dead_slot_takes_over_half_of_the_busiest_slot():
     kernel, bias = _np(dense.kernel), _np(dense.bias)
     np.testing.assert_array_equal(kernel[:, 2], before_kernel[:, busiest])
     np.testing.assert_allclose(bias[2], bias[busiest], rtol=1e-6)
-    np.testing.assert_allclose(bias[busiest], before_bias[busiest] - np.log(2), rtol=1e-6)
+    np.testing.assert_allclose(
+        bias[busiest], before_bias[busiest] - np.log(2), rtol=1e-6
+    )
     # The pair shares the busiest slot's old probability.
     after_selection = _np(layer.compute_selection(x))
     np.testing.assert_allclose(
         after_selection[:, 2] + after_selection[:, busiest],
-        before_selection[:, busiest], rtol=1e-4, atol=1e-6,
+        before_selection[:, busiest],
+        rtol=1e-4,
+        atol=1e-6,
     )
     # The memory row now outputs one of the targets (clipped).
     row = 1 / (1 + np.exp(-_np(layer.memory)[2].astype("float64")))
@@ -69,7 +75,9 @@ def test_noise_splits_the_pair_so_the_slot_is_alive():
     model, x, y = _model_with_dead_slot(rng)
     layer = model.get_layer("memory_layer")
     assert _dead(layer, x, 0.05) == 1.0
-    callback = callbacks.RestartDeadSlots(threshold=0.05, split=2.0, seed=0).set_data(x, y)
+    callback = callbacks.RestartDeadSlots(
+        threshold=0.05, split=2.0, seed=0
+    ).set_data(x, y)
     callback.set_model(model)
     callback.on_train_begin()
     before = _np(layer.compute_selection(x))
@@ -87,7 +95,9 @@ def test_noise_splits_the_pair_so_the_slot_is_alive():
     h = _np(layer.selector.hidden(x))
     logits = h @ _np(dense.kernel) + _np(dense.bias)
     row = 1 / (1 + np.exp(-_np(layer.memory)[2].astype("float64")))
-    chosen = np.flatnonzero(np.all(np.abs(np.clip(y, 1e-3, 1 - 1e-3) - row) < 1e-5, axis=1))
+    chosen = np.flatnonzero(
+        np.all(np.abs(np.clip(y, 1e-3, 1 - 1e-3) - row) < 1e-5, axis=1)
+    )
     assert len(chosen) == 1
     np.testing.assert_allclose(
         logits[chosen[0], 2] - logits[chosen[0], busiest], 2.0, rtol=1e-4
@@ -99,8 +109,13 @@ def test_in_fit_restarts_and_keeps_training_finite():
     model, x, y = _model_with_dead_slot(rng)
     model.compile("adam", loss={"memory": "mse", "informed": "mse"})
     callback = callbacks.RestartDeadSlots(threshold=0.05, seed=1).set_data(x, y)
-    history = model.fit(x, {"memory": y, "informed": y}, epochs=2, verbose=0,
-                        callbacks=[callback])
+    history = model.fit(
+        x,
+        {"memory": y, "informed": y},
+        epochs=2,
+        verbose=0,
+        callbacks=[callback],
+    )
     assert any(r["slot"] == 2 for r in callback.restarts)
     assert np.all(np.isfinite(history.history["loss"]))
 
@@ -127,13 +142,17 @@ def test_errors():
     with pytest.raises(ValueError, match="RestartDeadSlots.*threshold"):
         callbacks.RestartDeadSlots(threshold=2.0)
     with pytest.raises(ValueError, match="RestartDeadSlots.set_data"):
-        callbacks.RestartDeadSlots().set_data(np.zeros((3, 2)), np.zeros((4, 2)))
+        callbacks.RestartDeadSlots().set_data(
+            np.zeros((3, 2)), np.zeros((4, 2))
+        )
     model = models.memory_decoder(4, 6, memory_size=2, hidden_units=8)
     callback = callbacks.RestartDeadSlots()
     callback.set_model(model)
     with pytest.raises(ValueError, match="set_data"):
         callback.on_train_begin()
-    callback = callbacks.RestartDeadSlots(layer_name="nope").set_data(np.zeros((3, 4)), np.zeros((3, 6)))
+    callback = callbacks.RestartDeadSlots(layer_name="nope").set_data(
+        np.zeros((3, 4)), np.zeros((3, 6))
+    )
     callback.set_model(model)
     with pytest.raises(ValueError, match="no layer named 'nope'"):
         callback.on_train_begin()

@@ -38,7 +38,9 @@ def test_bundled_layout_and_split():
     assert x_train.shape == (8000, 28, 28) and x_test.shape == (2000, 28, 28)
     assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8
     assert x_train.max() == 255 and x_train.min() == 0
-    counts = np.bincount(y_train, minlength=10) + np.bincount(y_test, minlength=10)
+    counts = np.bincount(y_train, minlength=10) + np.bincount(
+        y_test, minlength=10
+    )
     assert counts.tolist() == FILE_CLASS_COUNTS
     assert np.bincount(y_test, minlength=10).tolist() == TEST_CLASS_COUNTS
     # The split is a permutation of the file: no digit is in both halves.
@@ -93,13 +95,17 @@ def test_auto_prefers_keras_cache_when_present(offline_home, monkeypatch):
     assert calls == [1] and x.shape == (2, 28, 28)
 
 
-def test_auto_prefers_tfds_only_when_installed_and_on_disk(offline_home, monkeypatch):
+def test_auto_prefers_tfds_only_when_installed_and_on_disk(
+    offline_home, monkeypatch
+):
     info = offline_home / "tfds" / "mnist" / "3.0.1"
     info.mkdir(parents=True)
     (info / "dataset_info.json").write_text("{}")
     monkeypatch.setattr(mnist.importlib.util, "find_spec", lambda name: None)
     assert resolve_mnist_source("auto") == "bundled"
-    monkeypatch.setattr(mnist.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(
+        mnist.importlib.util, "find_spec", lambda name: object()
+    )
     assert resolve_mnist_source("auto") == "tfds"
     seen = {}
 

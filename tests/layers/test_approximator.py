@@ -64,6 +64,7 @@ def test_units_first_and_default_hidden_units():
 @pytest.mark.parametrize("argument", ["activation", "output_activation"])
 def test_unknown_activation_names_layer_and_argument(argument):
     with pytest.raises(
-        ValueError, match=f"ApproximatorLayer: unknown activation 'relux' for `{argument}`"
+        ValueError,
+        match=f"ApproximatorLayer: unknown activation 'relux' for `{argument}`",
     ):
         ApproximatorLayer(3, **{argument: "relux"})

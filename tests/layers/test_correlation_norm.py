@@ -191,7 +191,8 @@ def test_block_larger_than_features_is_full_covariance():
 
 
 def test_offset_pairs_with_three_samples_equal_all_pairs():
-    # With B = 3 both possible offsets (1 and 2) visit every unordered pair once.
+    # With B = 3 both possible offsets (1 and 2) visit every unordered pair
+    # once.
     x = rng_normal((3, 7), seed=4)
     layer = CorrelationNorm(num_pair_offsets=3, hurdle=0.1, hurdle_momentum=1.0)
     layer(x, training=True)

@@ -26,8 +26,13 @@ def _reference(layer, x):
 
 def test_output_is_selection_times_sigmoid_memory():
     x = np.random.default_rng(0).normal(size=(6, 5)).astype("float32")
-    layer = MemoryLayer((3, 2), 4, hidden_units=8, return_selection=True,
-                        memory_initializer=keras.initializers.RandomNormal(stddev=2.0))
+    layer = MemoryLayer(
+        (3, 2),
+        4,
+        hidden_units=8,
+        return_selection=True,
+        memory_initializer=keras.initializers.RandomNormal(stddev=2.0),
+    )
     output, selection = (_np(t) for t in layer(x))
     assert layer.memory.path.endswith("memory")
     assert tuple(layer.memory.shape) == (4, 3, 2)
@@ -58,7 +63,9 @@ def test_set_memory_from_samples_inverts_sigmoid_with_clipping():
     memory = _np(layer.memory)
     np.testing.assert_array_equal(memory[1], before[1])
     activated = 1 / (1 + np.exp(-memory.astype("float64")))
-    np.testing.assert_allclose(activated[2], np.clip(samples[0], 1e-3, 1 - 1e-3), rtol=1e-5)
+    np.testing.assert_allclose(
+        activated[2], np.clip(samples[0], 1e-3, 1 - 1e-3), rtol=1e-5
+    )
     np.testing.assert_allclose(activated[0], samples[1], rtol=1e-5)
     assert np.all(np.isfinite(memory))
 
@@ -84,8 +91,13 @@ def test_set_memory_from_samples_errors():
 
 def test_selection_regularizer_adds_mean_one_max():
     x = np.random.default_rng(3).normal(size=(5, 4)).astype("float32")
-    layer = MemoryLayer(2, 3, hidden_units=4, return_selection=True,
-                        selection_regularizer=OneMax(0.5))
+    layer = MemoryLayer(
+        2,
+        3,
+        hidden_units=4,
+        return_selection=True,
+        selection_regularizer=OneMax(0.5),
+    )
     _, selection = layer(x)
     expected = 0.5 * np.mean(1 - _np(selection).max(-1))
     assert len(layer.losses) == 1
@@ -99,7 +111,11 @@ def test_selection_regularizer_adds_mean_one_max():
         (dict(memory_size=-2, units=3), ValueError, "memory_size"),
         (dict(memory_size=(2,), units=3), TypeError, "memory_size"),
         (dict(memory_size=2, units=0), ValueError, "units"),
-        (dict(memory_size=2, units=3, hidden_units=0), ValueError, "hidden_units"),
+        (
+            dict(memory_size=2, units=3, hidden_units=0),
+            ValueError,
+            "hidden_units",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
@@ -114,12 +130,17 @@ def test_rank_one_input_is_rejected():
 
 def test_units_first_and_default_hidden_units():
     layer = MemoryLayer(784, 10)
-    assert (layer.units, layer.memory_size, layer.hidden_units) == (784, 10, 512)
+    assert (layer.units, layer.memory_size, layer.hidden_units) == (
+        784,
+        10,
+        512,
+    )
 
 
 @pytest.mark.parametrize("argument", ["activation", "memory_activation"])
 def test_unknown_activation_names_layer_and_argument(argument):
     with pytest.raises(
-        ValueError, match=f"MemoryLayer: unknown activation 'sigmod' for `{argument}`"
+        ValueError,
+        match=f"MemoryLayer: unknown activation 'sigmod' for `{argument}`",
     ):
         MemoryLayer(3, 2, **{argument: "sigmod"})

@@ -13,7 +13,9 @@ def _data(seed=0, n=200, features=12):
     rng = np.random.default_rng(seed)
     scales = np.linspace(3.0, 0.1, features)
     mixing = np.linalg.qr(rng.normal(size=(features, features)))[0]
-    return ((rng.normal(size=(n, features)) * scales) @ mixing + 5.0).astype("float32")
+    return ((rng.normal(size=(n, features)) * scales) @ mixing + 5.0).astype(
+        "float32"
+    )
 
 
 def _numpy_pca(x, units):
@@ -21,7 +23,12 @@ def _numpy_pca(x, units):
     mean = x.mean(0)
     _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
     variance = s**2 / (len(x) - 1)
-    return mean, vt[:units].T, variance[:units], variance[:units] / variance.sum()
+    return (
+        mean,
+        vt[:units].T,
+        variance[:units],
+        variance[:units] / variance.sum(),
+    )
 
 
 def _assert_equal_up_to_sign(a, b, **kwargs):
@@ -36,7 +43,9 @@ def test_matches_numpy_svd_up_to_sign():
     mean, components, variance, ratio = _numpy_pca(x, 4)
     np.testing.assert_allclose(_np(layer.mean), mean, rtol=1e-5)
     _assert_equal_up_to_sign(_np(layer.components), components, atol=1e-5)
-    np.testing.assert_allclose(_np(layer.explained_variance), variance, rtol=1e-5)
+    np.testing.assert_allclose(
+        _np(layer.explained_variance), variance, rtol=1e-5
+    )
     np.testing.assert_allclose(layer.explained_variance_ratio, ratio, rtol=1e-5)
     projected = _np(layer(x))
     _assert_equal_up_to_sign(projected, (x - mean) @ components, atol=1e-4)
@@ -58,7 +67,9 @@ def test_inverse_of_truncated_projection_is_the_numpy_reconstruction():
     layer.adapt(x)
     mean, components, _, _ = _numpy_pca(x, 3)
     expected = (x - mean) @ components @ components.T + mean
-    np.testing.assert_allclose(_np(layer.inverse(layer(x))), expected, atol=1e-4)
+    np.testing.assert_allclose(
+        _np(layer.inverse(layer(x))), expected, atol=1e-4
+    )
 
 
 def test_adapt_on_tf_data_equals_adapt_on_array():
@@ -67,12 +78,16 @@ def test_adapt_on_tf_data_equals_adapt_on_array():
     from_array = PCAReduction(3)
     from_array.adapt(x)
     from_dataset = PCAReduction(3)
-    dataset = tf.data.Dataset.from_tensor_slices((x, np.zeros(len(x)))).batch(16)
+    dataset = tf.data.Dataset.from_tensor_slices((x, np.zeros(len(x)))).batch(
+        16
+    )
     from_dataset.adapt(dataset)
     np.testing.assert_allclose(
         _np(from_dataset.components), _np(from_array.components), atol=1e-5
     )
-    np.testing.assert_allclose(_np(from_dataset.mean), _np(from_array.mean), rtol=1e-6)
+    np.testing.assert_allclose(
+        _np(from_dataset.mean), _np(from_array.mean), rtol=1e-6
+    )
 
 
 def test_not_trainable():
@@ -97,7 +112,9 @@ def test_units_larger_than_features():
         PCAReduction(6).build((None, 5))
 
 
-@pytest.mark.parametrize("units,error", [(0, ValueError), (-1, ValueError), (2.0, TypeError)])
+@pytest.mark.parametrize(
+    "units,error", [(0, ValueError), (-1, ValueError), (2.0, TypeError)]
+)
 def test_bad_units(units, error):
     with pytest.raises(error, match="PCAReduction.*units"):
         PCAReduction(units)

@@ -17,11 +17,15 @@ def test_value_is_mean_of_one_minus_max():
     p = _softmax(np.random.default_rng(0).normal(size=(7, 5))).astype("float32")
     loss = OneMaxLoss()
     expected = np.mean(1 - p.max(-1))
-    np.testing.assert_allclose(_np(loss(np.zeros_like(p), p)), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        _np(loss(np.zeros_like(p), p)), expected, rtol=1e-6
+    )
     np.testing.assert_allclose(_np(loss(None, p)), expected, rtol=1e-6)
     # 0 for unit vectors, 1 - 1/k for uniform rows.
     np.testing.assert_allclose(_np(loss(None, np.eye(4, dtype="float32"))), 0.0)
-    np.testing.assert_allclose(_np(loss(None, np.full((3, 4), 0.25, "float32"))), 0.75)
+    np.testing.assert_allclose(
+        _np(loss(None, np.full((3, 4), 0.25, "float32"))), 0.75
+    )
 
 
 def test_gradient_matches_finite_differences():
@@ -29,7 +33,13 @@ def test_gradient_matches_finite_differences():
     loss = OneMaxLoss()
 
     def value(logits):
-        return float(_np(loss(None, keras.ops.softmax(keras.ops.convert_to_tensor(logits)))))
+        return float(
+            _np(
+                loss(
+                    None, keras.ops.softmax(keras.ops.convert_to_tensor(logits))
+                )
+            )
+        )
 
     # Analytic: d(1 - max softmax)/dz_j = -p_m (delta_mj - p_j) / batch.
     p = _softmax(z)

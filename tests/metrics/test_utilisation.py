@@ -37,14 +37,18 @@ def test_perplexity_matches_numpy_over_batches():
     m.reset_state()
     assert _np(m.result()) == 0.0
     # Even use of one-hot selections: perplexity 1; one slot only: 1/k.
-    assert _feed(m, [np.eye(6, dtype="float32")]) == pytest.approx(1.0, rel=1e-6)
+    assert _feed(m, [np.eye(6, dtype="float32")]) == pytest.approx(
+        1.0, rel=1e-6
+    )
     m.reset_state()
     one_slot = np.tile(np.eye(6, dtype="float32")[:1], (5, 1))
     assert _feed(m, [one_slot]) == pytest.approx(1 / 6, rel=1e-6)
 
 
 def _argmax_share(selection, weights=None):
-    counts = np.bincount(selection.argmax(-1), weights=weights, minlength=selection.shape[-1])
+    counts = np.bincount(
+        selection.argmax(-1), weights=weights, minlength=selection.shape[-1]
+    )
     return counts / counts.sum()
 
 
@@ -75,12 +79,16 @@ def test_mean_max_selection_and_sample_weight():
     batches = [_selections(6), _selections(7, n=20)]
     allp = np.concatenate(batches)
     m = metrics.MeanMaxSelection()
-    np.testing.assert_allclose(_feed(m, batches), allp.max(-1).mean(), rtol=1e-5)
+    np.testing.assert_allclose(
+        _feed(m, batches), allp.max(-1).mean(), rtol=1e-5
+    )
     weights = [np.linspace(0, 1, 50).astype("float32"), np.ones(20, "float32")]
     w = np.concatenate(weights)
     m = metrics.MeanMaxSelection()
     np.testing.assert_allclose(
-        _feed(m, batches, weights), np.sum(allp.max(-1) * w) / w.sum(), rtol=1e-5
+        _feed(m, batches, weights),
+        np.sum(allp.max(-1) * w) / w.sum(),
+        rtol=1e-5,
     )
     dead = metrics.DeadSlots(6, threshold=0.15)
     share = _argmax_share(allp, w)
@@ -89,23 +97,34 @@ def test_mean_max_selection_and_sample_weight():
 
 def test_metrics_attach_to_a_selection_output_in_compile():
     inputs = keras.Input((3,))
-    selection = keras.layers.Dense(4, activation="softmax", name="selection")(inputs)
+    selection = keras.layers.Dense(4, activation="softmax", name="selection")(
+        inputs
+    )
     output = keras.layers.Dense(2, name="output")(inputs)
     model = keras.Model(inputs, {"output": output, "selection": selection})
     model.compile(
         optimizer="adam",
         loss={"output": "mse"},
-        metrics={"selection": [metrics.SelectionPerplexity(4), metrics.MeanMaxSelection()]},
+        metrics={
+            "selection": [
+                metrics.SelectionPerplexity(4),
+                metrics.MeanMaxSelection(),
+            ]
+        },
     )
     x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
     result = model.evaluate(
-        x, {"output": np.zeros((16, 2)), "selection": np.zeros((16, 4))},
-        verbose=0, return_dict=True,
+        x,
+        {"output": np.zeros((16, 2)), "selection": np.zeros((16, 4))},
+        verbose=0,
+        return_dict=True,
     )
     p = keras.ops.convert_to_numpy(model(x)["selection"])
     mean = p.mean(0)
     key = [k for k in result if "perplexity" in k][0]
-    np.testing.assert_allclose(result[key], np.exp(-np.sum(mean * np.log(mean))) / 4, rtol=1e-4)
+    np.testing.assert_allclose(
+        result[key], np.exp(-np.sum(mean * np.log(mean))) / 4, rtol=1e-4
+    )
 
 
 def test_bad_arguments():
@@ -118,7 +137,9 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="SlotsForMass.*mass"):
         metrics.SlotsForMass(4, mass=0.0)
     with pytest.raises(ValueError, match="SelectionPerplexity.*memory_size=4"):
-        metrics.SelectionPerplexity(4).update_state(None, np.zeros((2, 3), "float32"))
+        metrics.SelectionPerplexity(4).update_state(
+            None, np.zeros((2, 3), "float32")
+        )
 
 
 def _mi_reference(slots, labels):
@@ -128,7 +149,9 @@ def _mi_reference(slots, labels):
         p = counts[counts > 0] / counts.sum()
         return -np.sum(p * np.log(p))
 
-    _, joint_counts = np.unique(np.stack([slots, labels]), axis=1, return_counts=True)
+    _, joint_counts = np.unique(
+        np.stack([slots, labels]), axis=1, return_counts=True
+    )
     return (
         entropy(np.unique(slots, return_counts=True)[1])
         + entropy(np.unique(labels, return_counts=True)[1])
@@ -146,24 +169,36 @@ def test_mutual_information_matches_entropy_identity():
     h_label = _mi_reference(labels, labels)
     np.testing.assert_allclose(
         metrics.slot_label_mutual_information(slots, labels, normalized=True),
-        mi / h_label, rtol=1e-10,
+        mi / h_label,
+        rtol=1e-10,
     )
     # Independent slots and labels: ~0; slot determines label: H(label).
-    assert metrics.slot_label_mutual_information(np.zeros(50, int), labels[:50]) == 0.0
+    assert (
+        metrics.slot_label_mutual_information(np.zeros(50, int), labels[:50])
+        == 0.0
+    )
     np.testing.assert_allclose(
-        metrics.slot_label_mutual_information(labels, labels), h_label, rtol=1e-10
+        metrics.slot_label_mutual_information(labels, labels),
+        h_label,
+        rtol=1e-10,
     )
 
 
 def test_mutual_information_bad_inputs():
-    with pytest.raises(ValueError, match="slot_label_mutual_information.*same number"):
+    with pytest.raises(
+        ValueError, match="slot_label_mutual_information.*same number"
+    ):
         metrics.slot_label_mutual_information(np.zeros((3, 2)), np.zeros(4))
-    with pytest.raises(TypeError, match="slot_label_mutual_information.*integer"):
+    with pytest.raises(
+        TypeError, match="slot_label_mutual_information.*integer"
+    ):
         metrics.slot_label_mutual_information(np.zeros(3), np.zeros(3))
 
 
 def _our_warnings(record):
-    return [w for w in record if "not probability distributions" in str(w.message)]
+    return [
+        w for w in record if "not probability distributions" in str(w.message)
+    ]
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,9 @@ def test_notes_sizes_count_params():
 
 
 def test_outputs_are_the_two_layers_sharing_one_selection():
-    model = models.memory_decoder(5, (3, 4), memory_size=6, hidden_units=16,
-                                  return_selection=True)
+    model = models.memory_decoder(
+        5, (3, 4), memory_size=6, hidden_units=16, return_selection=True
+    )
     x = np.random.default_rng(0).normal(size=(7, 5)).astype("float32")
     out = {k: _np(v) for k, v in model(x).items()}
     assert out["memory"].shape == out["informed"].shape == (7, 3, 4)
@@ -36,11 +37,17 @@ def test_outputs_are_the_two_layers_sharing_one_selection():
     np.testing.assert_allclose(out["selection"].sum(-1), 1.0, rtol=1e-6)
     sig_memory = 1 / (1 + np.exp(-_np(memory_layer.memory)))
     np.testing.assert_allclose(
-        out["memory"], np.einsum("bk,kij->bij", selection, sig_memory), rtol=1e-5, atol=1e-6
+        out["memory"],
+        np.einsum("bk,kij->bij", selection, sig_memory),
+        rtol=1e-5,
+        atol=1e-6,
     )
     candidates = _np(informed_layer.candidates(x))
     np.testing.assert_allclose(
-        out["informed"], np.einsum("bk,bkij->bij", selection, candidates), rtol=1e-5, atol=1e-6
+        out["informed"],
+        np.einsum("bk,bkij->bij", selection, candidates),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -55,21 +62,37 @@ def test_training_both_outputs_lowers_both_losses():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(64, 4)).astype("float32")
     y = (rng.random((64, 10)) < (x[:, :1] > 0)).astype("float32")
-    model = models.memory_decoder(4, 10, memory_size=3, hidden_units=16,
-                                  selection_regularizer=regularizers.OneMax(0.01))
-    model.compile(optimizer=keras.optimizers.Adam(3e-2),
-                  loss={"memory": "mse", "informed": "mse"})
-    history = model.fit(x, {"memory": y, "informed": y}, epochs=5, batch_size=8, verbose=0)
+    model = models.memory_decoder(
+        4,
+        10,
+        memory_size=3,
+        hidden_units=16,
+        selection_regularizer=regularizers.OneMax(0.01),
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-2),
+        loss={"memory": "mse", "informed": "mse"},
+    )
+    history = model.fit(
+        x, {"memory": y, "informed": y}, epochs=5, batch_size=8, verbose=0
+    )
     for key in ("memory_loss", "informed_loss"):
         assert history.history[key][-1] < 0.8 * history.history[key][0], key
     # The total loss adds 0.01 * mean(1 - max selection) to the two outputs.
-    result = model.evaluate(x, {"memory": y, "informed": y}, batch_size=64,
-                            verbose=0, return_dict=True)
+    result = model.evaluate(
+        x,
+        {"memory": y, "informed": y},
+        batch_size=64,
+        verbose=0,
+        return_dict=True,
+    )
     selection = _np(model.get_layer("memory_layer").compute_selection(x))
     one_max = 0.01 * np.mean(1 - selection.max(-1))
     np.testing.assert_allclose(
-        result["loss"] - result["memory_loss"] - result["informed_loss"], one_max,
-        rtol=1e-3, atol=1e-6,
+        result["loss"] - result["memory_loss"] - result["informed_loss"],
+        one_max,
+        rtol=1e-3,
+        atol=1e-6,
     )
 
 

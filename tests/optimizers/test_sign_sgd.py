@@ -74,7 +74,9 @@ def _problem(seed=0, steps=5):
     ]
     grad_steps = []
     for _ in range(steps):
-        grads = [rng.standard_normal(v.shape).astype("float32") for v in weights]
+        grads = [
+            rng.standard_normal(v.shape).astype("float32") for v in weights
+        ]
         grads[0][0, 0] = 0.0  # sign(0) = 0: this entry must not move
         grad_steps.append(grads)
     return weights, grad_steps
@@ -85,7 +87,9 @@ def _run(optimizer, weights, grad_steps, names=("kernel", "bias")):
         keras.Variable(w, name=name) for w, name in zip(weights, names)
     ]
     for grads in grad_steps:
-        optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads], variables)
+        optimizer.apply(
+            [keras.ops.convert_to_tensor(g) for g in grads], variables
+        )
     return [keras.ops.convert_to_numpy(v) for v in variables]
 
 
@@ -131,20 +135,29 @@ def test_optimizer_state_matches_reference():
         state = reference(weights, grad_steps, 0.05, **kwargs)[index]
         for variable, expected in zip(getattr(optimizer, attr), state):
             np.testing.assert_allclose(
-                keras.ops.convert_to_numpy(variable), expected, rtol=1e-5, atol=1e-6
+                keras.ops.convert_to_numpy(variable),
+                expected,
+                rtol=1e-5,
+                atol=1e-6,
             )
 
 
 def test_sign_of_zero_is_zero():
     optimizer = SignSGD(learning_rate=0.5)
-    got = _run(optimizer, [np.ones((2, 2), "float32")], [[np.zeros((2, 2), "float32")]])
+    got = _run(
+        optimizer, [np.ones((2, 2), "float32")], [[np.zeros((2, 2), "float32")]]
+    )
     np.testing.assert_array_equal(got[0], np.ones((2, 2)))
 
 
 def test_sign_ignores_gradient_magnitude():
     weights = [np.zeros((3,), "float32")]
-    small = _run(SignSGD(0.1), weights, [[np.array([1e-6, -1e-6, 2.0], "float32")]])
-    large = _run(SignSGD(0.1), weights, [[np.array([1e6, -1e6, 2.0], "float32")]])
+    small = _run(
+        SignSGD(0.1), weights, [[np.array([1e-6, -1e-6, 2.0], "float32")]]
+    )
+    large = _run(
+        SignSGD(0.1), weights, [[np.array([1e6, -1e6, 2.0], "float32")]]
+    )
     np.testing.assert_allclose(small[0], [-0.1, 0.1, -0.1], rtol=1e-6)
     np.testing.assert_array_equal(small[0], large[0])
 
@@ -165,7 +178,11 @@ def test_weight_decay_exclusion():
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     got = _run(optimizer, weights, grad_steps)
     expected, _, _ = reference(
-        weights, grad_steps, 0.05, momentum=0.9, weight_decay=0.2,
+        weights,
+        grad_steps,
+        0.05,
+        momentum=0.9,
+        weight_decay=0.2,
         decayed=[True, False],
     )
     for g, x in zip(got, expected):
@@ -219,7 +236,9 @@ def test_gradient_accumulation_uses_mean_gradient():
 
 
 def test_learning_rate_schedule():
-    schedule = keras.optimizers.schedules.PiecewiseConstantDecay([2], [0.1, 0.01])
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+        [2], [0.1, 0.01]
+    )
     weights = [np.zeros((2,), "float32")]
     grads = [[np.array([1.0, -1.0], "float32")]] * 4
     got = _run(SignSGD(learning_rate=schedule), weights, grads, names=("w",))
@@ -246,7 +265,9 @@ def test_sparse_gradient_sums_repeated_rows_before_sign():
         SignSGD(learning_rate=0.1, **kwargs).apply([grad], [variable])
         got = keras.ops.convert_to_numpy(variable)
         expected, _, _ = reference(
-            [np.zeros((3, 2))], [[np.array([[-2.0, 1.0], [0, 0], [0, 0]])]], 0.1,
+            [np.zeros((3, 2))],
+            [[np.array([[-2.0, 1.0], [0, 0], [0, 0]])]],
+            0.1,
             **kwargs,
         )
         np.testing.assert_allclose(got, expected[0], rtol=1e-6, atol=1e-7)
@@ -269,7 +290,11 @@ def test_sparse_gradient_sums_repeated_rows_before_sign():
         (dict(error_feedback="yes"), TypeError, "error_feedback"),
         (dict(majority_vote=None), TypeError, "majority_vote"),
         (dict(error_feedback=True, momentum=0.9), ValueError, "error_feedback"),
-        (dict(error_feedback=True, majority_vote=True), ValueError, "majority_vote"),
+        (
+            dict(error_feedback=True, majority_vote=True),
+            ValueError,
+            "majority_vote",
+        ),
         (dict(learning_rate=-0.01), ValueError, r"SignSGD.*learning_rate"),
         (dict(learning_rate=float("inf")), ValueError, "learning_rate"),
         (dict(learning_rate="0.1"), TypeError, r"SignSGD.*learning_rate"),
@@ -306,14 +331,22 @@ def test_config_round_trip():
     config = optimizer.get_config()
     assert config["learning_rate"] == pytest.approx(0.02)
     expected = dict(
-        momentum=0.8, nesterov=True, error_feedback=False, majority_vote=False,
-        weight_decay=0.01, clipnorm=1.0, use_ema=True,
-        gradient_accumulation_steps=3, name="my_signum",
+        momentum=0.8,
+        nesterov=True,
+        error_feedback=False,
+        majority_vote=False,
+        weight_decay=0.01,
+        clipnorm=1.0,
+        use_ema=True,
+        gradient_accumulation_steps=3,
+        name="my_signum",
     )
     assert {k: config[k] for k in expected} == expected
     clone = SignSGD.from_config(config)
     assert clone.get_config() == config
-    restored = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
+    restored = keras.optimizers.deserialize(
+        keras.optimizers.serialize(optimizer)
+    )
     assert isinstance(restored, SignSGD)
     assert restored.get_config() == config
 
@@ -340,7 +373,9 @@ def _small_model(optimizer):
 
 
 RESUMABLE = {
-    "signum": dict(learning_rate=0.01, momentum=0.9, nesterov=True, weight_decay=0.05),
+    "signum": dict(
+        learning_rate=0.01, momentum=0.9, nesterov=True, weight_decay=0.05
+    ),
     "error_feedback": dict(learning_rate=0.01, error_feedback=True),
 }
 
@@ -350,7 +385,9 @@ def test_resume_from_keras_file_equals_uninterrupted_training(mode):
     x, y = _regression_data()
     batches = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]
     steps_before, steps_after = 5, 4
-    schedule = [batches[i % len(batches)] for i in range(steps_before + steps_after)]
+    schedule = [
+        batches[i % len(batches)] for i in range(steps_before + steps_after)
+    ]
 
     uninterrupted = _small_model(SignSGD(**RESUMABLE[mode]))
     for xb, yb in schedule:
@@ -360,7 +397,8 @@ def test_resume_from_keras_file_equals_uninterrupted_training(mode):
     for xb, yb in schedule[:steps_before]:
         interrupted.train_on_batch(xb, yb)
     saved_state = [
-        keras.ops.convert_to_numpy(v).copy() for v in interrupted.optimizer.variables
+        keras.ops.convert_to_numpy(v).copy()
+        for v in interrupted.optimizer.variables
     ]
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "m.keras")
@@ -368,7 +406,8 @@ def test_resume_from_keras_file_equals_uninterrupted_training(mode):
         resumed = keras.saving.load_model(path, safe_mode=True)
     assert isinstance(resumed.optimizer, SignSGD)
     assert resumed.optimizer.get_config() == interrupted.optimizer.get_config()
-    # The state (iteration, learning rate, momentum or error memory) is restored.
+    # The state (iteration, learning rate, momentum or error memory) is
+    # restored.
     restored_state = [
         keras.ops.convert_to_numpy(v) for v in resumed.optimizer.variables
     ]
@@ -457,7 +496,9 @@ def test_majority_vote_refuses_keras_distribution_with_devices(monkeypatch):
     SignSGD(0.1, majority_vote=True).build([variable])
 
 
-@pytest.mark.skipif(keras.config.backend() != "torch", reason="torch.distributed")
+@pytest.mark.skipif(
+    keras.config.backend() != "torch", reason="torch.distributed"
+)
 def test_majority_vote_refuses_torch_distributed(monkeypatch):
     import torch.distributed
 

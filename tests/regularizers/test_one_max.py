@@ -19,7 +19,9 @@ def test_value_is_weighted_sum_of_one_minus_max():
 
 def test_as_activity_regularizer_equals_weight_times_loss():
     x = np.random.default_rng(1).normal(size=(8, 3)).astype("float32")
-    layer = keras.layers.Dense(4, activation="softmax", activity_regularizer=OneMax(0.7))
+    layer = keras.layers.Dense(
+        4, activation="softmax", activity_regularizer=OneMax(0.7)
+    )
     p = layer(x)
     expected = 0.7 * _np(OneMaxLoss()(None, p))
     np.testing.assert_allclose(_np(layer.losses[0]), expected, rtol=1e-5)
@@ -39,7 +41,6 @@ def test_gradient_reaches_only_the_max_entry():
             value = OneMax(2.0)(p)
         grad = tape.gradient(value, p).numpy()
     else:
-
         p = p.clone().requires_grad_(True)
         OneMax(2.0)(p).backward()
         grad = p.grad.numpy()

@@ -20,7 +20,9 @@ def test_positive_int_returns_a_python_int():
 
 @pytest.mark.parametrize("value", [1.0, "2", (2,), None, True, np.float32(2)])
 def test_positive_int_refuses_non_ints(value):
-    with pytest.raises(TypeError, match=r"Layer: `units` must be a positive int"):
+    with pytest.raises(
+        TypeError, match=r"Layer: `units` must be a positive int"
+    ):
         positive_int(value, "units", "Layer")
 
 
@@ -34,7 +36,9 @@ def test_positive_int_refuses_non_positive(value):
 
 def test_non_negative_int():
     assert non_negative_int(np.int8(0), "n", "Owner") == 0
-    with pytest.raises(ValueError, match="Owner: `n` must be a non-negative int"):
+    with pytest.raises(
+        ValueError, match="Owner: `n` must be a non-negative int"
+    ):
         non_negative_int(-1, "n", "Owner")
     with pytest.raises(TypeError, match="Owner: `n`"):
         non_negative_int(0.5, "n", "Owner")
@@ -65,16 +69,24 @@ def test_number_in_range_refuses(value, kwargs, error, match):
 
 def test_one_of():
     assert one_of("epoch", "unit", "CB", ("batch", "epoch")) == "epoch"
-    with pytest.raises(ValueError, match="CB: `unit` must be one of 'batch', 'epoch', got 'step'"):
+    with pytest.raises(
+        ValueError,
+        match="CB: `unit` must be one of 'batch', 'epoch', got 'step'",
+    ):
         one_of("step", "unit", "CB", ("batch", "epoch"))
 
 
 def test_get_activation_names_owner_and_argument():
     assert get_activation("relu", "activation", "L") is keras.activations.relu
     assert get_activation(None, "activation", "L") is keras.activations.linear
-    with pytest.raises(ValueError, match="L: unknown activation 'sigmod' for `memory_activation`"):
+    with pytest.raises(
+        ValueError,
+        match="L: unknown activation 'sigmod' for `memory_activation`",
+    ):
         get_activation("sigmod", "memory_activation", "L")
-    with pytest.raises(TypeError, match="L: `activation` must be an activation name"):
+    with pytest.raises(
+        TypeError, match="L: `activation` must be an activation name"
+    ):
         get_activation(3, "activation", "L")
 
 
