@@ -29,6 +29,7 @@ Run:
 import argparse
 import json
 import os
+import time
 
 import keras
 import numpy as np
@@ -188,7 +189,7 @@ def main():
     for name, text in THRESHOLDS.items():
         print(f"  {name:<14} {text}")
 
-    results, cosines = {}, {}
+    results, cosines, start = {}, {}, time.time()
     for arch in ("mlp", "cnn"):
         for variant in VARIANTS:
             runs = [
@@ -196,6 +197,7 @@ def main():
             ]
             results[f"{arch}/{variant}"] = summarise(runs)
             cosines[f"{arch}/{variant}"] = runs[0]["cosines"]
+            print(f"  trained {arch}/{variant} ({time.time() - start:.0f} s)")
 
     print(f"\n{args.seeds} seeds, mean +- sd, 2,000 test digits:")
     print(f"{'model':<16}{'accuracy %':>16}{'block |corr|':>18}{'BC':>16}")
