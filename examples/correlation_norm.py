@@ -23,12 +23,15 @@ Run:
     python examples/correlation_norm.py            # the verdicts
     python examples/correlation_norm.py --quick    # smoke test for CI
 
---quick used 3.5 CPU-minutes (about 2 minutes on 2 idle cores).
+--quick used 2.9 CPU-minutes (3 min 19 s wall at load about 3); the default
+run used 6.8 CPU-minutes (7 min 43 s wall on 2 cores shared with other jobs,
+load average about 4) on TensorFlow.
 """
 
 import argparse
 import json
 import os
+import time
 
 import keras
 import numpy as np
@@ -47,15 +50,19 @@ THRESHOLDS = {
 }
 
 # ---------------------------------------------------------------------------
-# Models. The normalisation sits on the pre-activations of the last hidden
-# layer (named "features"), so the three variants differ only there. For the
-# CNN, CorrelationNorm treats channels as features and every position as a
-# sample for its feature loss (the note's conv case).
+# Models. The normalisation sits on the pre-activations of every hidden
+# layer, so the three variants differ only there; the statistics are read
+# from the last one (named "features"). For the CNN, CorrelationNorm treats
+# channels as features and every position as a sample for its feature loss
+# (the note's conv case). BatchNormalization uses momentum 0.9: with Keras'
+# default 0.99 the moving statistics still lag after the 252 steps of the
+# default run, and the CNN then scored 38-75 % on the test digits with them
+# against 96-97 % with batch statistics (measured in a first default run).
 
 
 def normalization(variant, seed):
     if variant == "batchnorm":
-        return keras.layers.BatchNormalization()
+        return keras.layers.BatchNormalization(momentum=0.9)
     if variant == "corrnorm":
         return keras_memnets.layers.CorrelationNorm(block_size=BLOCK, seed=seed)
     return keras.layers.Identity()
@@ -188,7 +195,7 @@ def main():
     for name, text in THRESHOLDS.items():
         print(f"  {name:<14} {text}")
 
-    results, cosines = {}, {}
+    results, cosines, start = {}, {}, time.time()
     for arch in ("mlp", "cnn"):
         for variant in VARIANTS:
             runs = [
@@ -196,6 +203,7 @@ def main():
             ]
             results[f"{arch}/{variant}"] = summarise(runs)
             cosines[f"{arch}/{variant}"] = runs[0]["cosines"]
+            print(f"  trained {arch}/{variant} ({time.time() - start:.0f} s)")
 
     print(f"\n{args.seeds} seeds, mean +- sd, 2,000 test digits:")
     print(f"{'model':<16}{'accuracy %':>16}{'block |corr|':>18}{'BC':>16}")
