@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 from keras_memnets.api_export import register
-from keras_memnets.layers.memory import MemoryLayer
+from keras_memnets.callbacks._memory import memory_layer
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
 
@@ -127,19 +127,7 @@ class RestartDeadSlots(keras.callbacks.Callback):
         return self
 
     def _memory_layer(self):
-        try:
-            layer = self.model.get_layer(self.layer_name)
-        except ValueError as e:
-            raise ValueError(
-                f"RestartDeadSlots: the model has no layer named "
-                f"{self.layer_name!r} (set `layer_name`)."
-            ) from e
-        if not isinstance(layer, MemoryLayer):
-            raise ValueError(
-                f"RestartDeadSlots: layer {self.layer_name!r} is a "
-                f"{type(layer).__name__}, expected a MemoryLayer."
-            )
-        return layer
+        return memory_layer(self.model, self.layer_name, "RestartDeadSlots")
 
     def on_train_begin(self, logs=None):
         if self._x is None:

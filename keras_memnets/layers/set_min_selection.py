@@ -4,15 +4,12 @@ import keras
 from keras import ops
 
 from keras_memnets.api_export import register
-from keras_memnets.losses._variants import check_noise_space
+from keras_memnets.losses._variants import check_set_min_arguments
 from keras_memnets.losses._variants import check_variant_shapes
 from keras_memnets.losses._variants import deserialize_base_loss
-from keras_memnets.losses._variants import resolve_base_loss
 from keras_memnets.losses._variants import serialize_base_loss
 from keras_memnets.losses._variants import set_min_per_sample
 from keras_memnets.losses._variants import variant_losses
-from keras_memnets.utils.validation import non_negative_int
-from keras_memnets.utils.validation import number_in_range
 
 
 @register
@@ -97,25 +94,16 @@ class SetMinSelection(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self._base_loss_fn = resolve_base_loss(base_loss, "SetMinSelection")
+        (
+            self._base_loss_fn,
+            self.initial_log_std,
+            self.relaxation,
+            self.noise_space,
+            self.seed,
+        ) = check_set_min_arguments(
+            base_loss, log_std, relaxation, noise_space, seed, "SetMinSelection"
+        )
         self.base_loss = base_loss
-        self.initial_log_std = number_in_range(
-            log_std,
-            "log_std",
-            "SetMinSelection",
-            low=0.0,
-            high=float("inf"),
-            high_inclusive=False,
-        )
-        self.relaxation = number_in_range(
-            relaxation, "relaxation", "SetMinSelection", low=0.0, high=1.0
-        )
-        self.noise_space = check_noise_space(noise_space, "SetMinSelection")
-        self.seed = (
-            None
-            if seed is None
-            else non_negative_int(seed, "seed", "SetMinSelection")
-        )
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def _shapes(self, input_shape):

@@ -8,6 +8,8 @@ not import each other's modules.
 import keras
 from keras import ops
 
+from keras_memnets.utils.validation import non_negative_int
+from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import one_of
 
 NOISE_SPACES = ("log", "linear")
@@ -163,3 +165,29 @@ def set_min_per_sample(losses, noise, relaxation, num_variants, noise_space):
 def check_noise_space(value, owner):
     """Returns `value` if it is `"log"` or `"linear"`, else raises."""
     return one_of(value, "noise_space", owner, NOISE_SPACES)
+
+
+def check_set_min_arguments(
+    base_loss, log_std, relaxation, noise_space, seed, owner
+):
+    """Validates the arguments that `SetMinLoss` and `SetMinSelection` share.
+
+    Returns:
+        A tuple `(base_loss_fn, log_std, relaxation, noise_space, seed)`:
+        the resolved base loss function and the checked values (`seed` is
+        `None` or a non-negative int).
+    """
+    return (
+        resolve_base_loss(base_loss, owner),
+        number_in_range(
+            log_std,
+            "log_std",
+            owner,
+            low=0.0,
+            high=float("inf"),
+            high_inclusive=False,
+        ),
+        number_in_range(relaxation, "relaxation", owner, low=0.0, high=1.0),
+        check_noise_space(noise_space, owner),
+        None if seed is None else non_negative_int(seed, "seed", owner),
+    )
