@@ -1,5 +1,5 @@
-"""Numpy-level analysis: weight statistics, hidden-layer compression and
-autoencoder capacity sweeps."""
+"""Numpy-level analysis: weight statistics, hidden-layer compression,
+autoencoder capacity sweeps and verdicts over seeds."""
 
 from keras_memnets.analysis.capacity import bce_floor
 from keras_memnets.analysis.capacity import model_dimension
@@ -15,6 +15,11 @@ from keras_memnets.analysis.plotting import plot_curves
 from keras_memnets.analysis.plotting import plot_layer_panels
 from keras_memnets.analysis.plotting import plot_weight_density
 from keras_memnets.analysis.plotting import plot_weight_trajectories
+from keras_memnets.analysis.seeds import Verdict
+from keras_memnets.analysis.seeds import format_mean_sd
+from keras_memnets.analysis.seeds import mean_sd
+from keras_memnets.analysis.seeds import seed_verdict
+from keras_memnets.analysis.seeds import threshold_text
 from keras_memnets.analysis.sweeps import architecture_name
 from keras_memnets.analysis.sweeps import capacity_tuner
 from keras_memnets.analysis.sweeps import plot_sweep
@@ -26,16 +31,19 @@ from keras_memnets.analysis.weights import power_law_alpha
 from keras_memnets.analysis.weights import weight_statistics
 
 __all__ = [
+    "Verdict",
     "architecture_name",
     "array_statistics",
     "bce_floor",
     "capacity_tuner",
     "compress_dense",
+    "format_mean_sd",
     "hidden_correlations",
     "histogram_matrix",
     "layer_outputs",
     "load_weight_history",
     "matrix_statistics",
+    "mean_sd",
     "model_dimension",
     "model_dimension_search",
     "plot_curves",
@@ -45,8 +53,10 @@ __all__ = [
     "plot_weight_trajectories",
     "power_law_alpha",
     "relu_layers",
+    "seed_verdict",
     "svd_compress_dense",
     "sweep_results",
+    "threshold_text",
     "weight_statistics",
     "write_results",
 ]
