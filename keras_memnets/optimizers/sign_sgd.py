@@ -576,7 +576,23 @@ def _all_finite(grads, across_replicas=True):
             )
             finite = tf.equal(bad, 0.0)
         return finite
-    return ops.all(ops.stack([ops.all(ops.isfinite(g)) for g in grads]))
+    # JAX, as on torch and TensorFlow: a float sum per gradient (one fast
+    # read; XLA:CPU reduces `all(isfinite(g))` about three times as slowly)
+    # and the exact check only when a sum is not finite. `lax.cond` runs
+    # one branch, so a finite step pays for the sums alone.
+    sums = ops.stack(
+        [
+            ops.sum(ops.cast(g, "float32") if g.dtype != "float64" else g)
+            for g in grads
+        ]
+    )
+
+    def exact():
+        return ops.all(ops.stack([ops.all(ops.isfinite(g)) for g in grads]))
+
+    return ops.cond(
+        ops.all(ops.isfinite(sums)), lambda: ops.convert_to_tensor(True), exact
+    )
 
 
 def _dense(gradient):
