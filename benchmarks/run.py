@@ -36,7 +36,7 @@ from benchmarks import machine  # noqa: E402
 from benchmarks import timing  # noqa: E402
 
 # Modules of the package that are not benchmarks.
-HELPERS = {"machine", "run", "timing", "__main__"}
+HELPERS = {"machine", "reference", "run", "timing", "__main__"}
 
 
 def benchmark_names():
@@ -53,14 +53,44 @@ def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _headline(payload):
-    """Top-level scalar entries of a payload: ratios, targets, verdicts."""
-    skip = {"cpus", "quick", "n"}
-    return {
-        k: v
-        for k, v in payload.items()
-        if k not in skip and (_number(v) or isinstance(v, bool))
-    }
+# Payload entries that describe the setup rather than a result.
+_SETUP = {
+    "batch",
+    "batch_size",
+    "count_params",
+    "cpus",
+    "example",
+    "hidden_units",
+    "input_dim",
+    "latent_dim",
+    "n",
+    "parameters",
+    "quick",
+    "repeats",
+    "sizes",
+    "units",
+    "warmup",
+}
+
+
+def _headline(payload, prefix=""):
+    """Scalar results of a payload (ratios, goals, verdicts), flattened.
+
+    Nested dicts give dotted keys (`goals.signsgd_vs_sgd.ratio`); timing
+    summaries (dicts with `median_s`, listed in the first table) and setup
+    entries are left out.
+    """
+    out = {}
+    for key, value in payload.items():
+        if key in _SETUP:
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            if "median_s" not in value:
+                out.update(_headline(value, f"{name}."))
+        elif _number(value) or isinstance(value, bool):
+            out[name] = value
+    return out
 
 
 def _rows(results):
@@ -109,6 +139,29 @@ def markdown(backend, payloads, skipped, failed, load):
     return "\n".join(lines) + "\n"
 
 
+def render(backend):
+    """Rewrites `<backend>.md` from `<backend>.json` (no benchmark runs)."""
+    json_path = os.path.join(timing.RESULTS_DIR, f"{backend}.json")
+    with open(json_path) as f:
+        summary = json.load(f)
+    md_path = os.path.join(timing.RESULTS_DIR, f"{backend}.md")
+    with open(md_path, "w") as f:
+        f.write(
+            markdown(
+                backend,
+                summary["benchmarks"],
+                {
+                    k: v
+                    for k, v in summary["skipped"].items()
+                    if k not in HELPERS
+                },
+                summary["failed"],
+                summary["loadavg"],
+            )
+        )
+    return md_path
+
+
 def run_all(quick=False, only=None):
     """Runs the benchmarks; returns `(payloads, skipped, failed)`."""
     backend = keras.backend.backend()
@@ -135,20 +188,27 @@ def run_all(quick=False, only=None):
         payloads[name] = payload
     load = {"before": load_before, "after": machine.loadavg()}
     os.makedirs(timing.RESULTS_DIR, exist_ok=True)
+    json_path = os.path.join(timing.RESULTS_DIR, f"{backend}.json")
+    recorded = payloads
+    if only and not quick and os.path.exists(json_path):
+        # `--only`: update these benchmarks' entries, keep the others.
+        with open(json_path) as f:
+            previous = json.load(f)
+        if not previous.get("quick"):
+            recorded = {**previous["benchmarks"], **payloads}
     summary = {
         "backend": backend,
         "quick": quick,
         "loadavg": load,
-        "benchmarks": payloads,
+        "benchmarks": recorded,
         "skipped": skipped,
         "failed": failed,
     }
-    json_path = os.path.join(timing.RESULTS_DIR, f"{backend}.json")
     with open(json_path, "w") as f:
         json.dump(summary, f, indent=2)
     md_path = os.path.join(timing.RESULTS_DIR, f"{backend}.md")
     with open(md_path, "w") as f:
-        f.write(markdown(backend, payloads, skipped, failed, load))
+        f.write(markdown(backend, recorded, skipped, failed, load))
     print(f"wrote {json_path} and {md_path}")
     return payloads, skipped, failed
 
@@ -161,7 +221,15 @@ def main(argv=None):
     parser.add_argument(
         "--only", nargs="+", metavar="NAME", help="run only these benchmarks"
     )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only rewrite results/<backend>.md from results/<backend>.json",
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        print(f"wrote {render(keras.backend.backend())}")
+        return 0
     _, _, failed = run_all(quick=args.quick, only=args.only)
     return 1 if failed else 0
 
