@@ -162,8 +162,7 @@ def measure(model, live_only=True):
     }
 
 
-def ms(values):
-    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+ms = keras_memnets.analysis.format_mean_sd  # "mean ± sd" over seeds
 
 
 # ## Training every configuration on every seed
