@@ -37,6 +37,7 @@ import keras
 import numpy as np
 
 import keras_memnets
+from keras_memnets import analysis
 
 VARIANTS = ("plain", "batchnorm", "corrnorm")
 BLOCK = 8
@@ -93,35 +94,6 @@ def build_cnn(variant, seed):
 # Statistics of the "features" pre-activations on the test digits.
 
 
-def block_abs_correlation(features):
-    """Mean |correlation| of feature pairs inside blocks of `BLOCK`."""
-    rows = features.reshape(-1, features.shape[-1]).astype("float64")
-    corr = np.nan_to_num(np.corrcoef(rows, rowvar=False))
-    block = np.arange(len(corr)) // BLOCK
-    inside = (block[:, None] == block[None, :]) & ~np.eye(len(corr), dtype=bool)
-    return float(np.abs(corr[inside]).mean())
-
-
-def pair_cosines(features, rng):
-    v = features.reshape(len(features), -1).astype("float64")
-    v /= np.sqrt((v**2).sum(axis=1, keepdims=True) + 1e-5)
-    i = rng.integers(0, len(v), NUM_PAIRS)
-    j = (i + rng.integers(1, len(v), NUM_PAIRS)) % len(v)
-    return np.sum(v[i] * v[j], axis=1)
-
-
-def bimodality_coefficient(values):
-    """Sarle's bimodality coefficient; above 5/9 suggests two modes."""
-    n = len(values)
-    z = (values - values.mean()) / values.std()
-    skew = np.mean(z**3) * np.sqrt(n * (n - 1)) / (n - 2)
-    kurt = (n + 1) * np.mean(z**4) - 3 * (n - 1)
-    kurt = kurt * (n - 1) / ((n - 2) * (n - 3))
-    return float(
-        (skew**2 + 1) / (kurt + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)))
-    )
-
-
 # ---------------------------------------------------------------------------
 # One run: train, then measure accuracy and the feature statistics.
 
@@ -139,17 +111,17 @@ def run(arch, variant, seed, data, args):
     accuracy = model.evaluate(x_test, y_test, verbose=0, return_dict=True)
     probe = keras.Model(model.input, model.get_layer("features").output)
     features = keras.ops.convert_to_numpy(probe.predict(x_test, verbose=0))
-    cosines = pair_cosines(features, np.random.default_rng(seed))
+    cosines = analysis.pair_cosines(features, NUM_PAIRS, seed)
     return {
         "accuracy": 100 * accuracy["accuracy"],
-        "block_abs_corr": block_abs_correlation(features),
-        "bimodality": bimodality_coefficient(cosines),
+        "block_abs_corr": analysis.block_abs_correlation(features, BLOCK),
+        "bimodality": analysis.bimodality_coefficient(cosines),
         "cosines": cosines,
     }
 
 
 def summarise(runs):
-    """Mean and sd over seeds of every scalar."""
+    """Mean and population sd (ddof=0) over seeds of every scalar."""
     keys = [k for k in runs[0] if k != "cosines"]
     return {
         k: (
@@ -205,7 +177,7 @@ def main():
             cosines[f"{arch}/{variant}"] = runs[0]["cosines"]
             print(f"  trained {arch}/{variant} ({time.time() - start:.0f} s)")
 
-    print(f"\n{args.seeds} seeds, mean +- sd, 2,000 test digits:")
+    print(f"\n{args.seeds} seeds, mean +- sd (ddof=0), 2,000 test digits:")
     print(f"{'model':<16}{'accuracy %':>16}{'block |corr|':>18}{'BC':>16}")
     for key, r in results.items():
         cells = [

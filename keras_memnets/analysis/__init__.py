@@ -1,5 +1,6 @@
 """Numpy-level analysis: weight statistics, hidden-layer compression,
-autoencoder capacity sweeps and verdicts over seeds."""
+autoencoder capacity sweeps, CorrelationNorm's feature statistics and
+verdicts over seeds."""
 
 from keras_memnets.analysis.capacity import bce_floor
 from keras_memnets.analysis.capacity import model_dimension
@@ -9,6 +10,9 @@ from keras_memnets.analysis.compression import compress_dense
 from keras_memnets.analysis.compression import hidden_correlations
 from keras_memnets.analysis.compression import layer_outputs
 from keras_memnets.analysis.compression import svd_compress_dense
+from keras_memnets.analysis.correlation import bimodality_coefficient
+from keras_memnets.analysis.correlation import block_abs_correlation
+from keras_memnets.analysis.correlation import pair_cosines
 from keras_memnets.analysis.history import load_weight_history
 from keras_memnets.analysis.plotting import histogram_matrix
 from keras_memnets.analysis.plotting import plot_curves
@@ -35,6 +39,8 @@ __all__ = [
     "architecture_name",
     "array_statistics",
     "bce_floor",
+    "bimodality_coefficient",
+    "block_abs_correlation",
     "capacity_tuner",
     "compress_dense",
     "format_mean_sd",
@@ -46,6 +52,7 @@ __all__ = [
     "mean_sd",
     "model_dimension",
     "model_dimension_search",
+    "pair_cosines",
     "plot_curves",
     "plot_layer_panels",
     "plot_sweep",

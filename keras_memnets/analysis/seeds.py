@@ -17,10 +17,6 @@ def _values(values, where):
     array = np.asarray(values, dtype="float64").reshape(-1)
     if array.size == 0:
         raise ValueError(f"{where}: `values` is empty; pass one per seed.")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(
-            f"{where}: `values` must be finite; got {array.tolist()}."
-        )
     return array
 
 
@@ -28,7 +24,9 @@ def mean_sd(values):
     """Returns the mean and sample standard deviation of per-seed values.
 
     The standard deviation uses `ddof=1` (the spread between seeds, not of
-    one seed), and is 0 for a single value.
+    one seed), and is 0 for a single value. A NaN among the values (a
+    statistic undefined in some seed) makes both NaN: it is shown, not
+    dropped.
 
     Args:
         values: a sequence of numbers, one per seed (or per run).
@@ -84,7 +82,9 @@ class Verdict:
             where `value comparison threshold`.
         rule: `"every"` (the comparison holds in every seed) or `"mean"`
             (it holds for the mean over seeds).
-        holds: bool.
+        holds: bool. False when any value is NaN or infinite (the claim
+            cannot be checked in that seed); `str()` then says in how many
+            seeds the value is undefined.
     """
 
     claim: str
@@ -107,12 +107,20 @@ class Verdict:
         """The threshold as text, e.g. `"<= 0.02 in every seed"`."""
         return threshold_text(self.threshold, self.comparison, self.rule)
 
+    @property
+    def undefined(self):
+        """How many values are NaN or infinite."""
+        return int(np.sum(~np.isfinite(self.values)))
+
     def __str__(self):
-        return (
+        text = (
             f"{self.claim}: {format_mean_sd(self.values)} over "
             f"{len(self.values)} seeds (threshold {self.condition}): "
             f"{'holds' if self.holds else 'does not hold'}"
         )
+        if self.undefined:
+            text += f" (undefined in {self.undefined} of {len(self.values)})"
+        return text
 
     def to_dict(self):
         record = dataclasses.asdict(self)
@@ -164,8 +172,9 @@ def seed_verdict(claim, values, threshold, comparison="<=", rule="every"):
 
     Args:
         claim: str, what is claimed (printed).
-        values: a sequence of numbers, one per seed. Must be finite: a NaN
-            raises instead of silently failing the comparison.
+        values: a sequence of numbers, one per seed. A NaN or infinite
+            value (a statistic undefined in that seed) makes the claim not
+            hold, and the printed verdict says so.
         threshold: a number.
         comparison: one of `"<="`, `"<"`, `">="`, `">"`. Defaults to `"<="`.
         rule: `"every"` or `"mean"`. Defaults to `"every"`.
@@ -195,11 +204,14 @@ def seed_verdict(claim, values, threshold, comparison="<=", rule="every"):
     array = _values(values, "seed_verdict")
     compare = _COMPARISONS[comparison]
     tested = array if rule == "every" else array.mean(keepdims=True)
+    holds = bool(
+        np.all(np.isfinite(array)) and np.all(compare(tested, threshold))
+    )
     return Verdict(
         claim=str(claim),
         values=tuple(float(v) for v in array),
         threshold=threshold,
         comparison=comparison,
         rule=rule,
-        holds=bool(np.all(compare(tested, threshold))),
+        holds=holds,
     )

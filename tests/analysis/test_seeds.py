@@ -60,9 +60,18 @@ def test_bad_input_names_the_function_and_argument():
         seed_verdict("c", [1.0], 0, "=")
     with pytest.raises(ValueError, match="seed_verdict.*rule"):
         seed_verdict("c", [1.0], 0, "<=", "most")
-    with pytest.raises(ValueError, match="seed_verdict.*finite"):
-        seed_verdict("c", [1.0, float("nan")], 0)
     with pytest.raises(ValueError, match="mean_sd.*empty"):
         mean_sd([])
     with pytest.raises(TypeError, match="seed_verdict.*threshold"):
         seed_verdict("c", [1.0], "high")
+
+
+def test_undefined_values_are_shown_and_fail_the_claim():
+    nan = float("nan")
+    assert np.isnan(mean_sd([1.0, nan])[0])
+    assert format_mean_sd([1.0, nan]) == "nan ± nan"
+    for comparison in ("<=", ">="):
+        v = seed_verdict("ratio", [0.5, nan, 0.4], 1.0, comparison)
+        assert v.holds is False and v.undefined == 1
+        assert str(v).endswith("does not hold (undefined in 1 of 3)")
+    assert seed_verdict("r", [0.5, np.inf], 1.0, ">=", "mean").holds is False
