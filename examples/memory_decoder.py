@@ -281,7 +281,7 @@ if args.verdicts:
         "\n(d) SignSGD uses more slots if >= 1 more live slot in every "
         "seed; worse minima if its summed test MSE >= 1.1 x Adam's"
     )
-    final, grid = {}, (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+    final, grid = {}, (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.3)
     for name in ("signsgd", "adam"):
         scores, tuned = {}, {}
         for lr in grid:
