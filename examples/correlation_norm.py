@@ -91,11 +91,10 @@ def build_cnn(variant, seed):
 
 
 # ---------------------------------------------------------------------------
-# Statistics of the "features" pre-activations on the test digits.
-
-
-# ---------------------------------------------------------------------------
-# One run: train, then measure accuracy and the feature statistics.
+# One run: train, then measure the accuracy and, on the "features"
+# pre-activations of the test digits, the block correlation, the cosines of
+# random pairs of digits and their bimodality coefficient
+# (`keras_memnets.analysis`).
 
 
 def run(arch, variant, seed, data, args):
