@@ -163,14 +163,15 @@ def example_peak_rss(quick):
     """Peak RSS (MiB) of `examples/memory_decoder.py` in a child process.
 
     Full mode runs the example's `--quick` configuration (what CI runs);
-    `quick` runs it with one epoch on 500 digits.
+    `quick` runs it with one epoch. Raises if the example fails, so that a
+    broken run is never recorded as a memory figure.
     """
     import tempfile
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     args = ["--quick"]
     if quick:
-        args += ["--epochs", "1", "--examples", "500"]
+        args += ["--epochs", "1"]
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
     env["PYTHONPATH"] = os.pathsep.join(
         [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -184,6 +185,11 @@ def example_peak_rss(quick):
             out,
         ]
         returncode, rss = machine.peak_rss_mib(command, env=env)
+    if returncode != 0:
+        raise RuntimeError(
+            f"examples/memory_decoder.py {' '.join(args)} exited with "
+            f"status {returncode}; no peak memory recorded."
+        )
     return {"args": args, "returncode": returncode, "peak_rss_mib": rss}
 
 
@@ -193,7 +199,7 @@ def run(
     repeats=None,
     warmup=None,
     torch_baseline=True,
-    example_rss=True,
+    example_rss=None,
 ):
     """Runs the benchmark and returns (and writes) its payload.
 
