@@ -4,14 +4,13 @@ and five ways to keep the slots in use, measured over seeds.
 
 ## Introduction
 
-A research note decodes MNIST digits from 6 PCA features with a *memory*
-(a softmax selection `F` over 10 learned images, the slots) and a
-*memory-informed* subnet (one candidate image per slot, mixed by `F`).
-Trained as built, with Adam, the selection collapses onto one slot and the
-memory output is one grey blob: the slots start as the same grey image, so
-nothing tells them apart (the guide `docs/guides/memory_networks.rst`
-measures why). Here: the collapse next to five fixes, over seeds, and the
-note's observations tested where the memory is used.
+A research note decodes MNIST digits from 6 PCA features with a *memory* (a
+softmax selection `F` over 10 learned images, the slots) and a
+*memory-informed* subnet (one candidate image per slot, mixed by `F`). With
+Adam the selection collapses onto one slot and the memory output is one grey
+blob: the slots start as the same grey image, so nothing tells them apart
+(`docs/guides/memory_networks.rst` measures why). Below: five fixes, over
+seeds, and the note's observations tested where the memory is used.
 
     python examples/memory_decoder.py             # about 5 minutes
     python examples/memory_decoder.py --quick     # CI
@@ -24,6 +23,7 @@ import os
 import time
 
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
 
 import keras_memnets
@@ -40,31 +40,38 @@ if args.quick:
     args.epochs, args.seeds = 2, 2
 os.makedirs(args.out, exist_ok=True)
 start = time.perf_counter()
+mean_sd = keras_memnets.analysis.format_mean_sd
+verdict = lambda *a: print("   ", keras_memnets.analysis.seed_verdict(*a))
+
+
+def table(title, runs, keys):
+    print(f"\n{title} (test set, mean ± sd over {args.seeds} seeds)")
+    print(f"{'':18s}" + "".join(f"{k[:15]:>16s}" for k in keys))
+    for name, reports in runs.items():
+        cells = [mean_sd([r[k] for r in reports]) for k in keys]
+        print(f"{name:18s}" + "".join(f"{c:>16s}" for c in cells))
+
 
 """
 ## Data: 6 principal components of MNIST digits
 
-5,000 training digits of the bundled sample, 1,000 more as a validation
-split (per-epoch curves, learning-rate tuning) and the 2,000 test digits.
-The PCA (whitened, the note's `dred`) is adapted on the training digits.
+5,000 training digits of the bundled sample, 1,000 more for validation
+(per-epoch curves, learning-rate tuning), and the 2,000 test digits; the PCA
+(whitened, the note's `dred`) is adapted on the training digits. Anchors: the
+mean image, and k-means with 10 centroids (near enough the best hard 10-slot
+memory). The goal is stated before any number.
 """
 
-(x_all, y_all), (x_test, y_test) = keras_memnets.datasets.load_mnist(
+(x_all, _), (x_test, y_test) = keras_memnets.datasets.load_mnist(
     normalize=True, flatten=True
 )
 n = 2000 if args.quick else 5000
-x_train, x_val, y_val = x_all[:n], x_all[n : n + 1000], y_all[n : n + 1000]
+x_train, x_val = x_all[:n], x_all[n : n + 1000]
 pca = keras_memnets.layers.PCAReduction(6, whiten=True)
 pca.adapt(x_train)
 f_train, f_val, f_test = (
     keras.ops.convert_to_numpy(pca(x)) for x in (x_train, x_val, x_test)
 )
-
-"""
-Anchors: the mean image, and k-means with 10 centroids (the best hard
-10-slot memory, near enough). The goal, stated before any number.
-"""
-
 anchor = keras_memnets.metrics.kmeans_baseline(x_train, 10, x_test, seed=0)
 goal_mse, goal_slots = 1.1 * anchor["test_mse"], 8
 mse_mean = np.mean((x_test - x_train.mean(0)) ** 2)
@@ -72,34 +79,32 @@ print(f"Goal: memory MSE <= {goal_mse:.4f}, >= {goal_slots} live slots.")
 print(f"Anchors: mean image {mse_mean:.4f}, k-means {anchor['test_mse']:.4f}")
 
 """
-## The model, and the fixes
+## The model, the fixes, and the collapse next to them
 
-`keras_memnets.models.memory_decoder` builds the note's graph (with 64
-hidden units instead of 512 to fit the time budget; the collapse is the
-same at 512). Each fix is one argument or one call:
+`keras_memnets.models.memory_decoder` builds the note's graph (64 hidden units
+instead of 512 to fit the time budget; the collapse is the same at 512). Each
+fix is one argument or one call:
 
-- `samples`: `set_memory_from_samples` on 10 random training digits, the
-  note's own idea;
+- `samples`: `set_memory_from_samples` on 10 random digits, the note's idea;
 - `k-means`: `set_memory_from_kmeans`, the slots start at the centroids;
 - `LoadBalance`: a selection regularizer against uneven use;
 - `RestartDeadSlots`: a callback that revives dead slots from data;
 - `pretrain`: `pretrain_memory_decoder`, the note's untried "pretrain the
   memory layer and each memory-informed subnet before connecting them".
+
+Every variant: Adam (learning rate 1e-3), batch 64, the same epochs and seeds.
 """
 
 
 def train(fix, seed, optimizer="adam", learning_rate=1e-3, one_max=0.0):
     keras.utils.set_random_seed(seed)
-    regularizer = None
+    penalty = None  # a regularizer of the selection
     if fix == "LoadBalance":
-        regularizer = keras_memnets.regularizers.LoadBalance()
+        penalty = keras_memnets.regularizers.LoadBalance()
     elif one_max:
-        regularizer = keras_memnets.regularizers.OneMax(one_max)
+        penalty = keras_memnets.regularizers.OneMax(one_max)
     model = keras_memnets.models.memory_decoder(
-        6,
-        784,
-        hidden_units=args.hidden_units,
-        selection_regularizer=regularizer,
+        6, 784, hidden_units=args.hidden_units, selection_regularizer=penalty
     )
     memory = model.get_layer("memory_layer")
     callbacks = []
@@ -123,44 +128,16 @@ def train(fix, seed, optimizer="adam", learning_rate=1e-3, one_max=0.0):
     val = (f_val, {"memory": x_val, "informed": x_val})
     targets = {"memory": x_train, "informed": x_train}
     history = model.fit(f_train, targets, 64, args.epochs, 0, callbacks, 0, val)
-    return model, history.history
-
-
-def report(model, f=f_test, x=x_test, y=y_test):
-    return keras_memnets.metrics.memory_report(
-        model, f, x, labels=y, image_shape=(28, 28)
+    report = keras_memnets.metrics.memory_report(
+        model, f_test, x_test, labels=y_test, image_shape=(28, 28)
     )
+    return model, history.history, report
 
-
-mean_sd = keras_memnets.analysis.format_mean_sd
-verdict = lambda *a: print("   ", keras_memnets.analysis.seed_verdict(*a))
-
-
-def table(title, runs, keys):
-    print(f"\n{title} (test set, mean ± sd over {args.seeds} seeds)")
-    print(f"{'':18s}" + "".join(f"{k[:15]:>16s}" for k in keys))
-    for name, reports in runs.items():
-        cells = [mean_sd([r[k] for r in reports]) for k in keys]
-        print(f"{name:18s}" + "".join(f"{c:>16s}" for c in cells))
-
-
-"""
-## The collapse and the fixes, side by side
-
-Every variant: Adam (learning rate 1e-3), batch 64, the same epochs and
-seeds.
-"""
 
 fixes = "none samples k-means LoadBalance RestartDeadSlots pretrain".split()
 seeds = range(args.seeds)
-reports, histories, models = {}, {}, {}
-for fix in fixes:
-    reports[fix], histories[fix] = [], []
-    for seed in seeds:
-        model, history = train(fix, seed)
-        reports[fix].append(report(model))
-        histories[fix].append(history)
-        models[fix] = model
+runs = {fix: [train(fix, seed) for seed in seeds] for fix in fixes}
+reports = {fix: [report for *_, report in runs[fix]] for fix in fixes}
 keys = "memory_mse informed_mse live_slots perplexity mean_max_selection"
 table("Fixes", reports, keys.split())
 for fix in fixes:
@@ -176,16 +153,12 @@ print(f"(The fixes took {time.perf_counter() - start:.0f} s.)")
 """
 ## The note's figure, from a run that uses its slots
 
-Per digit class: test targets (top), memory output (middle), informed
-output (bottom); the last seed of the fix with the lowest memory MSE.
+Per digit class: test targets (top), memory output (middle), informed output
+(bottom); the last seed of the fix with the lowest memory MSE.
 """
 
-out = models[best].predict(f_test, verbose=0)
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
+out = runs[best][-1][0].predict(f_test, verbose=0)
+plt.switch_backend("Agg")
 fig, axes = plt.subplots(3, 10, figsize=(10, 3.3))
 for c in range(10):
     i = np.flatnonzero(y_test == c)[0]
@@ -210,7 +183,7 @@ print(
 )
 reached = {}
 for part in ("memory", "informed"):
-    curves = np.array([h[f"val_{part}_loss"] for h in histories["samples"]])
+    curves = np.array([h[f"val_{part}_loss"] for _, h, _ in runs["samples"]])
     hit = curves <= level
     reached[part] = np.where(hit.any(1), hit.argmax(1) + 1, args.epochs + 1)
     print(
@@ -221,14 +194,12 @@ gap = reached["informed"] - reached["memory"]
 verdict("epochs: informed - memory", gap, -1, "<=")
 
 """
-(b) Utilisation, partitioning, specialisation and noise, from
-`memory_report`: the slot-label mutual information over H(label); the
-chosen candidate's squared error over the other used slots' candidates'
-(1: interchangeable, low: each candidate is good on its own partition);
-"noise": the high-frequency energy (mean squared Laplacian) of the
-informed outputs over that of the target digits.
+(b) From `memory_report`: partitioning is the slot-label mutual information
+over H(label); specialisation, the chosen candidate's squared error over the
+other used slots' candidates' (1: interchangeable, low: each candidate is good
+on its own partition); noise, the high-frequency energy (mean squared
+Laplacian) of the informed outputs over that of the target digits.
 """
-
 
 CHECKS = [  # (claim, key, threshold, comparison under which the claim holds)
     ("live slots", "live_slots", goal_slots, ">="),
@@ -246,18 +217,14 @@ for fix in ("none", "samples", best):
     print(f"  {fix}:")
     for claim, key, limit, comparison in CHECKS:
         verdict(claim, [r[key] for r in reports[fix]], limit, comparison)
-results = {
-    "goal_mse": goal_mse,
-    "anchor": anchor["test_mse"],
-    "reports": reports,
-    "epochs_to_reach": reached,
-}
+results = dict(goal_mse=goal_mse, anchor=anchor["test_mse"], reports=reports)
+results["epochs_to_reach"] = reached
 
 """
-(c) The 1-max term at weight 1.0 (the note's equal port weight) and 0.1,
-on the note's fix, where the mean max selection is below 1. (d) SignSGD
-against Adam on the plain decoder, each learning rate picked from the same
-grid by validation MSE (never the test set), then trained over the seeds.
+(c) The 1-max term at weight 1.0 (the note's equal port weight) and 0.1, on the
+note's fix, where the mean max selection is below 1. (d) SignSGD against Adam
+on the plain decoder, each learning rate picked from the same grid by
+validation MSE (never the test set), then trained over the seeds.
 """
 
 if args.verdicts:
@@ -265,18 +232,16 @@ if args.verdicts:
         "\n(c) 1-max helps if the summed test MSE of both outputs falls by "
         "> 2% in every seed"
     )
-    base = np.array(
-        [r["memory_mse"] + r["informed_mse"] for r in reports["samples"]]
-    )
+    summed = lambda rows: [r["memory_mse"] + r["informed_mse"] for r in rows]
+    base = summed(reports["samples"])
     for weight in (1.0, 0.1):
-        runs = [report(train("samples", s, one_max=weight)[0]) for s in seeds]
-        total = np.array([r["memory_mse"] + r["informed_mse"] for r in runs])
+        rows = [train("samples", s, one_max=weight)[2] for s in seeds]
         print(
             f"  weight {weight}: mean max selection "
-            f"{mean_sd([r['mean_max_selection'] for r in runs])}, summed "
-            f"MSE {mean_sd(total)} (without: {mean_sd(base)})"
+            f"{mean_sd([r['mean_max_selection'] for r in rows])}, summed "
+            f"MSE {mean_sd(summed(rows))} (without: {mean_sd(base)})"
         )
-        verdict("relative gain", 1 - total / base, 0.02, ">=")
+        verdict("relative gain", 1 - np.divide(summed(rows), base), 0.02, ">=")
     print(
         "\n(d) SignSGD uses more slots if >= 1 more live slot in every "
         "seed; worse minima if its summed test MSE >= 1.1 x Adam's"
@@ -285,25 +250,21 @@ if args.verdicts:
     for name in ("signsgd", "adam"):
         scores, tuned = {}, {}
         for lr in grid:
-            tuned[lr], h = train("none", 0, name, lr)
+            _, h, tuned[lr] = train("none", 0, name, lr)
             scores[lr] = h["val_memory_loss"][-1] + h["val_informed_loss"][-1]
         lr = min(scores, key=scores.get)
-        final[name] = [report(tuned[lr])] + [
-            report(train("none", s, name, lr)[0]) for s in seeds[1:]
-        ]
+        final[name] = [tuned[lr]]
+        final[name] += [train("none", s, name, lr)[2] for s in seeds[1:]]
         print(
             f"  {name}: validation MSE by learning rate "
             f"{ {k: round(v, 4) for k, v in scores.items()} }: {lr}"
             + (" (the edge of the grid)" if lr in (grid[0], grid[-1]) else "")
         )
     table("(d)", final, "memory_mse informed_mse live_slots".split())
-    adam, sign = (
-        [r["memory_mse"] + r["informed_mse"] for r in final[k]]
-        for k in ("adam", "signsgd")
-    )
     more = [s["live_slots"] - a["live_slots"] for s, a in zip(*final.values())]
     verdict("SignSGD - Adam live slots", more, 1, ">=")
-    verdict("SignSGD / Adam summed MSE", np.divide(sign, adam), 1.1, ">=")
+    ratio = np.divide(summed(final["signsgd"]), summed(final["adam"]))
+    verdict("SignSGD / Adam summed MSE", ratio, 1.1, ">=")
     results["optimizers"] = final
 
 with open(os.path.join(args.out, "results.json"), "w") as f:

@@ -1,26 +1,25 @@
 """Set-min random loss: an MNIST autoencoder with K variant decoders.
 
-An autoencoder whose decoder has K=5 variants, trained with the "set min
-random loss" of the research note `000-memory-and-set-min-notes.txt`, with a
-code of `dl=10` numbers and then the note's next idea, `dl=2`. Per sample,
-the variant with the smallest noisy loss wins and only the winner learns
+An autoencoder whose decoder has K=5 variants, trained with the "set min random
+loss" of the research note `000-memory-and-set-min-notes.txt`, with a code of
+`dl=10` numbers and then the note's next idea, `dl=2`. Per sample, the variant
+with the smallest noisy loss wins and only the winner learns
 (`keras_memnets.losses.SetMinLoss`). The noise has two readings
 (`noise_space`): `"log"`, `argmin_k log L_k + sigma * eps_k` (multiplicative
-noise), and `"linear"`, `argmin_k L_k + sigma * eps_k`. The note raises
-sigma from 1 to 10 to 100 ("1 hour, 2 hours, 1 hour"); we keep that shape
-and scale an hour down to `--unit-length` epochs.
+noise), and `"linear"`, `argmin_k L_k + sigma * eps_k`. The note raises sigma
+from 1 to 10 to 100 ("1 hour, 2 hours, 1 hour"); we keep that shape and scale
+an hour down to `--unit-length` epochs.
 
 Every comparison runs over `--seeds` seeds (mean ± sd) against matched
 baselines trained on the same seeds:
 
-- Q1, do the variants differ? Their spread (mean pairwise RMS distance
-  between the live variants' outputs for one test digit) against the same
-  model trained with equal weights for all heads (`relaxation=(K-1)/K`: the
-  heads' differences are training noise only). Significance (sign test over
-  test digits, z) and effect size (spread ratio) are separate verdicts.
+- Q1, do the variants differ? Their spread (mean pairwise RMS distance between
+  the live variants' outputs for one test digit) against the same model
+  trained with equal weights for all heads (`relaxation=(K-1)/K`: the heads'
+  differences are training noise only).
 - Q2, is `dl=2` more specialised? The change of `H(winner | class)`.
-- Q3, does the best variant (an oracle choice) beat a single decoder with
-  the same number of parameters, for each `dl`?
+- Q3, does the best variant (an oracle choice) beat a single decoder with the
+  same number of parameters, for each `dl`?
 - Noise readings: how often the noisy winner is the noiseless one.
 
 Run: `KERAS_BACKEND=tensorflow python examples/set_min_autoencoder.py`
@@ -29,7 +28,6 @@ Run: `KERAS_BACKEND=tensorflow python examples/set_min_autoencoder.py`
 
 import argparse
 import json
-import math
 import os
 
 import keras
@@ -62,6 +60,8 @@ SCHEDULE = [
     for d, s in zip(args.durations.split(","), args.log_stds.split(","))
 ]
 EPOCHS = sum(d for d, _ in SCHEDULE)
+ms = keras_memnets.analysis.format_mean_sd  # "mean ± sd" over seeds
+yes = lambda ok: "YES" if ok else "NO"
 
 # ## Thresholds, fixed before any number is printed
 LIVE_MIN = 0.02  # a variant is live if it wins >= 2% of the test digits
@@ -113,14 +113,8 @@ def train_single(dl, seed, params):
     keras.utils.set_random_seed(seed)
     h, d = args.hidden_units, x.shape[1]
     width = round((params - (d * h + h + h * dl + dl) - d) / (dl + 1 + d))
-    model = keras.Sequential(
-        [
-            keras.Input((d,)),
-            keras.layers.Dense(h, activation="relu"),
-            keras.layers.Dense(dl),
-            keras.layers.Dense(width, activation="relu"),
-            keras.layers.Dense(d, activation="sigmoid"),
-        ]
+    model = keras_memnets.models.autoencoder(
+        [d, h], dl, decoder_sizes=[width, d], relu_placement="symmetric"
     )
     model.compile(optimizer="adam", loss="mse")
     model.fit(x, x, epochs=EPOCHS, batch_size=128, verbose=0)
@@ -129,10 +123,9 @@ def train_single(dl, seed, params):
 
 
 # ## Measurements on the test digits
-# Each test digit's winner is its noiseless best variant (`best_variant`);
-# `class_winner_distribution` turns winners and labels into H and MI. Dead
-# variants would count junk outputs as "differences", so the spread of a
-# set-min model is measured over its live variants only.
+# A digit's winner is its noiseless best variant. Dead variants would count
+# junk outputs as "differences", so a set-min model's spread is measured over
+# its live variants only.
 def measure(model, live_only=True):
     out = model.predict(x_test, batch_size=500, verbose=0)  # (n, K, 784)
     losses = ((out - x_test[:, None]) ** 2).mean(axis=2)  # (n, K)
@@ -162,18 +155,12 @@ def measure(model, live_only=True):
     }
 
 
-ms = keras_memnets.analysis.format_mean_sd  # "mean ± sd" over seeds
-
-
 # ## Training every configuration on every seed
-# Each seed trains, for each code size, the equal-weight baseline, one
-# set-min model per noise reading and the matched single decoder.
 runs = {}  # (dl, noise_space or baseline name) -> list over seeds
 for dl in DLS:
     for seed in SEEDS:
-        base = measure(
-            train_set_min(dl, seed, "log", relaxation=(K - 1) / K), False
-        )
+        equal_weight = train_set_min(dl, seed, "log", relaxation=(K - 1) / K)
+        base = measure(equal_weight, live_only=False)
         runs.setdefault((dl, "equal-weight"), []).append(base)
         for space in SPACES:
             model = train_set_min(dl, seed, space)
@@ -181,7 +168,7 @@ for dl in DLS:
             m = measure(model)
             runs.setdefault((dl, space), []).append(m)
             wins = (m["spread"] > base["spread"]).mean()  # sign test
-            m["z"] = (wins - 0.5) * 2 * math.sqrt(len(x_test))
+            m["z"] = (wins - 0.5) * 2 * np.sqrt(len(x_test))
             m["ratio"] = float(m["spread"].mean() / base["spread"].mean())
             m["spread"] = float(m["spread"].mean())
         base["spread"] = float(base["spread"].mean())
@@ -191,8 +178,9 @@ for dl in DLS:
 
 # ## Q1 and Q3: per code size and noise reading
 # With 2,000 test digits a tiny difference is significant, so significance
-# (z) and effect size (spread ratio) are two verdicts, not one.
-results = {"schedule": SCHEDULE, "seeds": args.seeds, "verdicts": {}}
+# (sign-test z over the digits) and effect size (spread ratio) are two verdicts.
+verdicts = {}
+results = {"schedule": SCHEDULE, "seeds": args.seeds, "verdicts": verdicts}
 for dl in DLS:
     single = [r["mse"] for r in runs[(dl, "single")]]
     eq = [r["spread"] for r in runs[(dl, "equal-weight")]]
@@ -206,7 +194,7 @@ for dl in DLS:
         ratio = [r["ratio"] for r in rs]
         best = [r["best_mse"] / s for r, s in zip(rs, single)]
         v_live = min(r["live"] for r in rs)
-        v = {
+        v = verdicts[f"dl={dl} {space}"] = {
             "live_min": v_live,
             "spread": ms([r["spread"] for r in rs]),
             "z": ms(z),
@@ -217,65 +205,54 @@ for dl in DLS:
             "large_effect": bool(np.mean(ratio) >= RATIO_MIN),
             "best_beats_single": bool(np.mean(best) < 1),
         }
-        results["verdicts"][f"dl={dl} {space}"] = v
         print(
             f"  {space:6s} live variants (fewest over seeds) {v_live} of {K}, "
             f"I(class;winner) {v['MI_bits']} bits\n"
             f"    Q1 significant: z {v['z']} (min {min(z):.1f}) vs {Z_MIN}: "
-            f"{'YES' if v['significant'] else 'NO'}; large effect: ratio "
-            f"{v['ratio']} vs {RATIO_MIN}: "
-            f"{'YES' if v['large_effect'] else 'NO'}\n"
+            f"{yes(v['significant'])}; large effect: ratio {v['ratio']} vs "
+            f"{RATIO_MIN}: {yes(v['large_effect'])}\n"
             f"    Q3 best-of-{K}/single MSE {v['best_over_single']} vs 1: "
-            f"{'YES' if v['best_beats_single'] else 'NO'}"
+            f"{yes(v['best_beats_single'])}"
         )
 
 # ## Q2: does dl=2 specialise more than dl=10 (paired by seed)?
 if len(DLS) > 1:
     for space in SPACES:
-        dh = [
-            b["H"] - a["H"]
-            for a, b in zip(runs[(DLS[0], space)], runs[(DLS[1], space)])
-        ]
+        pairs = zip(runs[(DLS[0], space)], runs[(DLS[1], space)])
+        dh = [b["H"] - a["H"] for a, b in pairs]
         ok = bool(np.mean(dh) <= DH_MAX)
-        results["verdicts"][f"Q2 {space}"] = {
-            "dH_bits": ms(dh),
-            "more_specialised": ok,
-        }
+        verdicts[f"Q2 {space}"] = {"dH_bits": ms(dh), "more_specialised": ok}
         print(
             f"\nQ2 ({space}): H(winner|class) dl={DLS[1]} minus dl={DLS[0]} "
-            f"{ms(dh)} bits vs {DH_MAX}: {'YES' if ok else 'NO'}"
+            f"{ms(dh)} bits vs {DH_MAX}: {yes(ok)}"
         )
 
 # ## The two noise readings: is the winner still the best variant?
-# On the trained dl=10 losses: the share of test digits whose noisy winner
-# is the noiseless one (chance: 1/K), for each sigma of the schedule.
-losses = runs[(DLS[0], SPACES[0])][0]["losses"]
-rng = np.random.default_rng(0)
+# On the losses of the first dl=10 model: the share of test digits whose
+# noisy winner is the noiseless one (chance: 1/K), for each sigma.
+first = runs[(DLS[0], SPACES[0])][0]
+losses, rng = first["losses"], np.random.default_rng(0)
 print(f"\nwinner agreement under noise (typical loss {np.median(losses):.4f}):")
-agreement = {}
+results["winner_agreement"] = agreement = {}
 for sigma in [0.1] + [s for _, s in SCHEDULE]:
     eps = sigma * rng.standard_normal((20,) + losses.shape)
     noisy = [np.log(losses), losses, 784 * losses]  # 784: a summed loss
-    row = {
+    row = agreement[sigma] = {
         k: float(((v + eps).argmin(-1) == losses.argmin(-1)).mean())
         for k, v in zip(["log", "linear", "linear, summed loss"], noisy)
     }
-    agreement[sigma] = row
-    print(
-        f"  sigma {sigma:<5g} "
-        + "  ".join(
-            f"{k} {a:.2f}{' (random)' if a <= RANDOM_MAX else ''}"
-            for k, a in row.items()
-        )
-    )
-results["winner_agreement"] = agreement
+    cells = [
+        f"{k} {a:.2f}{' (random)' if a <= RANDOM_MAX else ''}"
+        for k, a in row.items()
+    ]
+    print(f"  sigma {sigma:<5g} " + "  ".join(cells))
 
-# ## A figure: target and the K variants of the first model
+# ## A figure: the first test digit of each class and the first model's K
+# variants, the winner marked
 plt.switch_backend("Agg")
-first = runs[(DLS[0], SPACES[0])][0]
-rows = [int(np.flatnonzero(y_test == c)[0]) for c in range(10)]
 fig, axes = plt.subplots(10, K + 1, figsize=(K + 1, 10))
-for r, i in enumerate(rows):
+for r in range(10):
+    i = np.flatnonzero(y_test == r)[0]
     for c, img in enumerate([x_test[i]] + list(first["out"][i])):
         axes[r, c].imshow(img.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
         axes[r, c].set_axis_off()
