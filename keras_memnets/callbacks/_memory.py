@@ -1,4 +1,8 @@
-"""Finding the `MemoryLayer` that a callback watches or edits."""
+"""Finding the `MemoryLayer` that a callback watches or edits, and
+computing its selection on data."""
+
+import keras
+import numpy as np
 
 from keras_memnets.layers.memory import MemoryLayer
 
@@ -28,3 +32,27 @@ def memory_layer(model, layer_name, owner):
             "expected a MemoryLayer."
         )
     return layer
+
+
+def input_model(model, layer):
+    """A model from `model`'s inputs to `layer`'s input.
+
+    Returns `None` when the layer reads the model's only input directly, so
+    that the data can be passed to the layer as it is.
+    """
+    inputs = model.inputs
+    if len(inputs) == 1 and layer.input is inputs[0]:
+        return None
+    return keras.Model(inputs, layer.input)
+
+
+def layer_selection(layer, features, batch_size):
+    """`layer.compute_selection` on `features`, batch by batch, as numpy."""
+    return np.concatenate(
+        [
+            keras.ops.convert_to_numpy(
+                layer.compute_selection(features[i : i + batch_size])
+            )
+            for i in range(0, len(features), batch_size)
+        ]
+    )

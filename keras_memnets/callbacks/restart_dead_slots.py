@@ -4,6 +4,8 @@ import keras
 import numpy as np
 
 from keras_memnets.api_export import register
+from keras_memnets.callbacks._memory import input_model
+from keras_memnets.callbacks._memory import layer_selection
 from keras_memnets.callbacks._memory import memory_layer
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
@@ -136,12 +138,7 @@ class RestartDeadSlots(keras.callbacks.Callback):
                 "`callback.set_data(x, targets)` "
                 "before `fit`."
             )
-        layer = self._memory_layer()
-        inputs = self.model.inputs
-        if len(inputs) == 1 and layer.input is inputs[0]:
-            self._features = None  # the layer reads the model's input
-        else:
-            self._features = keras.Model(inputs, layer.input)
+        self._features = input_model(self.model, self._memory_layer())
 
     def restart(self, epoch=None):
         """Checks the slots once and restarts the dead ones.
@@ -161,14 +158,7 @@ class RestartDeadSlots(keras.callbacks.Callback):
         x = self._x[rows]
         if self._features is not None:
             x = self._features.predict(x, verbose=0)
-        winners = np.concatenate(
-            [
-                keras.ops.convert_to_numpy(
-                    layer.compute_selection(x[i : i + 512])
-                ).argmax(axis=-1)
-                for i in range(0, len(x), 512)
-            ]
-        )
+        winners = layer_selection(layer, x, 512).argmax(axis=-1)
         counts = np.bincount(winners, minlength=layer.memory_size)
         threshold = (
             0.1 / layer.memory_size

@@ -4,6 +4,8 @@ import keras
 import numpy as np
 
 from keras_memnets.api_export import register
+from keras_memnets.callbacks._memory import input_model
+from keras_memnets.callbacks._memory import layer_selection
 from keras_memnets.callbacks._memory import memory_layer
 from keras_memnets.metrics.report import selection_report
 from keras_memnets.utils.validation import positive_int
@@ -140,15 +142,10 @@ class SelectionMonitor(keras.callbacks.Callback):
                 "SelectionMonitor: no data; call `callback.set_data(x)` "
                 "before `fit`."
             )
-        layer = self._memory_layer()
         # The layer's input as a function of the model's inputs; the
         # selection is then `layer.compute_selection`, whether or not the
         # layer returns it.
-        inputs = self.model.inputs
-        if len(inputs) == 1 and layer.input is inputs[0]:
-            self._features = None  # the layer reads the model's input
-        else:
-            self._features = keras.Model(inputs, layer.input)
+        self._features = input_model(self.model, self._memory_layer())
 
     def report(self):
         """Computes the selection report on the data now.
@@ -162,14 +159,8 @@ class SelectionMonitor(keras.callbacks.Callback):
             features = self._features.predict(
                 self._x, batch_size=self.batch_size, verbose=0
             )
-        features = np.asarray(features)
-        selection = np.concatenate(
-            [
-                keras.ops.convert_to_numpy(
-                    layer.compute_selection(features[i : i + self.batch_size])
-                )
-                for i in range(0, len(features), self.batch_size)
-            ]
+        selection = layer_selection(
+            layer, np.asarray(features), self.batch_size
         )
         self.last_report = selection_report(selection, self._labels)
         return self.last_report

@@ -316,6 +316,13 @@ class MemoryLayer(keras.layers.Layer):
             return output_shape, batch + (self.memory_size,)
         return output_shape
 
+    def _check_built(self, method):
+        if not self.built:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': build the layer (call "
+                f"it once) before `{method}`."
+            )
+
     def set_memory_from_samples(self, samples, slots=None, epsilon=1e-3):
         """Writes memory slots so that they output the given samples.
 
@@ -343,11 +350,7 @@ class MemoryLayer(keras.layers.Layer):
                 `units`.
         """
         name = type(self).__name__
-        if not self.built:
-            raise ValueError(
-                f"{name} '{self.name}': build the layer (call it once) before "
-                "`set_memory_from_samples`."
-            )
+        self._check_built("set_memory_from_samples")
         activation_name = _invertible_activation(
             self.memory_activation, f"{name}.set_memory_from_samples"
         )
@@ -439,11 +442,7 @@ class MemoryLayer(keras.layers.Layer):
         """
         name = type(self).__name__
         owner = f"{name}.set_memory_from_kmeans"
-        if not self.built:
-            raise ValueError(
-                f"{name} '{self.name}': build the layer (call it once) before "
-                "`set_memory_from_kmeans`."
-            )
+        self._check_built("set_memory_from_kmeans")
         targets = np.asarray(keras.ops.convert_to_numpy(targets), "float64")
         expected = units_shape(self.units)
         if targets.ndim != len(expected) + 1 or targets.shape[1:] != expected:
@@ -529,11 +528,7 @@ class MemoryLayer(keras.layers.Layer):
         """
         name = type(self).__name__
         owner = f"{name}.reset_slots"
-        if not self.built:
-            raise ValueError(
-                f"{name} '{self.name}': build the layer (call it once) before "
-                "`reset_slots`."
-            )
+        self._check_built("reset_slots")
         slots = np.asarray(slots, dtype="int64").reshape(-1)
         if len(np.unique(slots)) != len(slots) or (
             len(slots) and (slots.min() < 0 or slots.max() >= self.memory_size)
