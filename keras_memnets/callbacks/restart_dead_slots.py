@@ -4,9 +4,11 @@ import keras
 import numpy as np
 
 from keras_memnets.api_export import register
-from keras_memnets.callbacks._memory import input_model
-from keras_memnets.callbacks._memory import layer_selection
-from keras_memnets.callbacks._memory import memory_layer
+from keras_memnets.layers.memory import MemoryLayer
+from keras_memnets.utils.models import get_layer
+from keras_memnets.utils.models import input_model
+from keras_memnets.utils.models import layer_selection
+from keras_memnets.utils.slots import dead_threshold
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
 
@@ -129,7 +131,9 @@ class RestartDeadSlots(keras.callbacks.Callback):
         return self
 
     def _memory_layer(self):
-        return memory_layer(self.model, self.layer_name, "RestartDeadSlots")
+        return get_layer(
+            self.model, self.layer_name, MemoryLayer, "RestartDeadSlots"
+        )
 
     def on_train_begin(self, logs=None):
         if self._x is None:
@@ -138,7 +142,7 @@ class RestartDeadSlots(keras.callbacks.Callback):
                 "`callback.set_data(x, targets)` "
                 "before `fit`."
             )
-        self._features = input_model(self.model, self._memory_layer())
+        self._features = input_model(self.model, self._memory_layer().input)
 
     def restart(self, epoch=None):
         """Checks the slots once and restarts the dead ones.
@@ -160,11 +164,7 @@ class RestartDeadSlots(keras.callbacks.Callback):
             x = self._features.predict(x, verbose=0)
         winners = layer_selection(layer, x, 512).argmax(axis=-1)
         counts = np.bincount(winners, minlength=layer.memory_size)
-        threshold = (
-            0.1 / layer.memory_size
-            if self.threshold is None
-            else self.threshold
-        )
+        threshold = dead_threshold(layer.memory_size, self.threshold)
         dead = np.flatnonzero(counts / counts.sum() < threshold)
         if len(dead) == 0:
             return []

@@ -4,10 +4,11 @@ import keras
 import numpy as np
 
 from keras_memnets.api_export import register
-from keras_memnets.callbacks._memory import input_model
-from keras_memnets.callbacks._memory import layer_selection
-from keras_memnets.callbacks._memory import memory_layer
+from keras_memnets.layers.memory import MemoryLayer
 from keras_memnets.metrics.report import selection_report
+from keras_memnets.utils.models import get_layer
+from keras_memnets.utils.models import input_model
+from keras_memnets.utils.models import layer_selection
 from keras_memnets.utils.validation import positive_int
 
 # selection_report keys written to the logs by default.
@@ -134,7 +135,9 @@ class SelectionMonitor(keras.callbacks.Callback):
         return self
 
     def _memory_layer(self):
-        return memory_layer(self.model, self.layer_name, "SelectionMonitor")
+        return get_layer(
+            self.model, self.layer_name, MemoryLayer, "SelectionMonitor"
+        )
 
     def on_train_begin(self, logs=None):
         if self._x is None:
@@ -145,7 +148,7 @@ class SelectionMonitor(keras.callbacks.Callback):
         # The layer's input as a function of the model's inputs; the
         # selection is then `layer.compute_selection`, whether or not the
         # layer returns it.
-        self._features = input_model(self.model, self._memory_layer())
+        self._features = input_model(self.model, self._memory_layer().input)
 
     def report(self):
         """Computes the selection report on the data now.

@@ -7,6 +7,9 @@ from keras_memnets.layers.memory import MemoryLayer
 from keras_memnets.layers.memory_informed import MemoryInformedLayer
 from keras_memnets.metrics.report import selection_report
 from keras_memnets.utils.kmeans import kmeans
+from keras_memnets.utils.models import get_layer
+from keras_memnets.utils.models import layer_selection
+from keras_memnets.utils.slots import dead_threshold
 from keras_memnets.utils.validation import positive_int
 
 
@@ -164,17 +167,10 @@ def memory_report(
     Reference:
         The guide "Memory networks" (`docs/guides/memory_networks.rst`).
     """
-    memory = model.get_layer(memory_layer)
-    informed = model.get_layer(informed_layer)
-    if not isinstance(memory, MemoryLayer) or not isinstance(
-        informed, MemoryInformedLayer
-    ):
-        raise ValueError(
-            "memory_report: expected a MemoryLayer named "
-            f"{memory_layer!r} and a MemoryInformedLayer named "
-            f"{informed_layer!r}, got {type(memory).__name__} and "
-            f"{type(informed).__name__}."
-        )
+    memory = get_layer(model, memory_layer, MemoryLayer, "memory_report")
+    informed = get_layer(
+        model, informed_layer, MemoryInformedLayer, "memory_report"
+    )
     k = memory.memory_size
     y = np.asarray(keras.ops.convert_to_numpy(y), "float64")
     flat_y = y.reshape(len(y), -1)
@@ -183,16 +179,10 @@ def memory_report(
     memory_x, informed_x = memory_in.predict(
         x, batch_size=batch_size, verbose=0
     )
-    selection = np.concatenate(
-        [
-            keras.ops.convert_to_numpy(
-                memory.compute_selection(memory_x[i : i + batch_size])
-            )
-            for i in range(0, len(memory_x), batch_size)
-        ]
-    ).astype("float64")
+    selection = layer_selection(memory, memory_x, batch_size)
+    selection = selection.astype("float64")
     report = selection_report(selection, labels)
-    used = np.flatnonzero(report["slot_share"] >= 0.1 / k)
+    used = np.flatnonzero(report["slot_share"] >= dead_threshold(k))
     slots = selection.argmax(axis=-1)
     report["live_slots"] = len(used)
     for name in ("memory", "informed"):

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_memnets.metrics.utilisation import slot_label_mutual_information
+from keras_memnets.utils.slots import dead_threshold
 from keras_memnets.utils.validation import number_in_range
 
 # Tolerance on `sum(row) == 1` and `row >= 0` for a row to count as a
@@ -103,8 +104,7 @@ def selection_report(selection, labels=None, threshold=None, mass=0.9):
         raise ValueError(f"{name}: got no samples.")
     if threshold is not None:
         threshold = number_in_range(threshold, "threshold", name, 0.0, 1.0)
-    else:
-        threshold = 0.1 / memory_size
+    threshold = dead_threshold(memory_size, threshold)
     mass = number_in_range(mass, "mass", name, 0.0, 1.0, low_inclusive=False)
     bad = non_distribution_rows(rows)
     if bad:

@@ -21,6 +21,7 @@ import numpy as np
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.slots import dead_threshold
 from keras_memnets.utils.validation import positive_int
 
 # Tolerance on `sum(row) == 1` and `row >= 0` (loose enough for float16
@@ -226,9 +227,7 @@ class DeadSlots(_SelectionMetric):
     @property
     def effective_threshold(self):
         """The share below which a slot is dead."""
-        return (
-            0.1 / self.memory_size if self.threshold is None else self.threshold
-        )
+        return dead_threshold(self.memory_size, self.threshold)
 
     def result(self):
         self._warn_once()

@@ -5,24 +5,11 @@ import numpy as np
 
 from keras_memnets.layers.memory import MemoryLayer
 from keras_memnets.layers.memory_informed import MemoryInformedLayer
+from keras_memnets.utils.models import get_layer
+from keras_memnets.utils.models import input_model
 from keras_memnets.utils.validation import positive_int
 
 _OWNER = "pretrain_memory_decoder"
-
-
-def _get_layer(model, name, cls):
-    try:
-        layer = model.get_layer(name)
-    except ValueError as e:
-        raise ValueError(
-            f"{_OWNER}: the model has no layer named {name!r}."
-        ) from e
-    if not isinstance(layer, cls):
-        raise ValueError(
-            f"{_OWNER}: layer {name!r} is a {type(layer).__name__}, expected "
-            f"a {cls.__name__}."
-        )
-    return layer
 
 
 def _fresh_optimizer(optimizer):
@@ -33,9 +20,10 @@ def _fresh_optimizer(optimizer):
 
 def _features(model, tensor, x):
     """The values of the symbolic `tensor` of `model` on the inputs `x`."""
-    if len(model.inputs) == 1 and tensor is model.inputs[0]:
+    features = input_model(model, tensor)
+    if features is None:
         return np.asarray(x)
-    return keras.Model(model.inputs, tensor).predict(x, verbose=0)
+    return features.predict(x, verbose=0)
 
 
 def pretrain_memory_decoder(
@@ -118,11 +106,11 @@ def pretrain_memory_decoder(
     epochs = positive_int(epochs, "epochs", _OWNER)
     batch_size = positive_int(batch_size, "batch_size", _OWNER)
     iterations = positive_int(iterations, "iterations", _OWNER)
-    memory = _get_layer(model, memory_layer, MemoryLayer)
+    memory = get_layer(model, memory_layer, MemoryLayer, _OWNER)
     informed = (
         None
         if informed_layer is None
-        else _get_layer(model, informed_layer, MemoryInformedLayer)
+        else get_layer(model, informed_layer, MemoryInformedLayer, _OWNER)
     )
     if informed is not None and informed.memory_size != memory.memory_size:
         raise ValueError(

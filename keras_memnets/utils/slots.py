@@ -9,6 +9,15 @@ import math
 
 import numpy as np
 
+# A slot is dead when it wins less than this share of the samples, times
+# 1 / memory_size (a tenth of a uniform share), unless a threshold is given.
+DEAD_SHARE = 0.1
+
+
+def dead_threshold(memory_size, threshold=None):
+    """The share of samples below which a slot counts as dead."""
+    return DEAD_SHARE / memory_size if threshold is None else threshold
+
 
 def split_slots(kernel, bias, hidden, winners, slots, split=1.0, rng=None):
     """Restarts `slots` by splitting the busiest slot's logit, in numpy.
