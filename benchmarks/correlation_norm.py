@@ -156,9 +156,7 @@ def run(quick=False):
         "loadavg_1_5_15_after": os.getloadavg(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
     }
-    # A quick run writes beside the committed results, never over them.
-    name = "correlation_norm_quick" if quick else "correlation_norm"
-    print(f"wrote {timing.write_results(name, payload)}")
+    print(f"wrote {timing.write_results('correlation_norm', payload)}")
     return payload
 
 

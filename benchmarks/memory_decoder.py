@@ -159,19 +159,17 @@ def step_gemms(batch_size):
     return forward + backward
 
 
-def example_peak_rss(quick):
+def example_peak_rss():
     """Peak RSS (MiB) of `examples/memory_decoder.py` in a child process.
 
-    Full mode runs the example's `--quick` configuration (what CI runs);
-    `quick` runs it with one epoch. Raises if the example fails, so that a
-    broken run is never recorded as a memory figure.
+    Runs the example's `--quick` configuration (what CI runs). Raises if
+    the example fails or its memory cannot be read, so that a broken run is
+    never recorded as a memory figure.
     """
     import tempfile
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     args = ["--quick"]
-    if quick:
-        args += ["--epochs", "1"]
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
     env["PYTHONPATH"] = os.pathsep.join(
         [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -185,17 +183,17 @@ def example_peak_rss(quick):
             out,
         ]
         returncode, rss = machine.peak_rss_mib(command, env=env)
-    if returncode != 0:
+    if returncode != 0 or rss is None:
         raise RuntimeError(
             f"examples/memory_decoder.py {' '.join(args)} exited with "
-            f"status {returncode}; no peak memory recorded."
+            f"status {returncode} (peak memory {rss}); nothing recorded."
         )
     return {"args": args, "returncode": returncode, "peak_rss_mib": rss}
 
 
 def run(
     quick=False,
-    batch_size=256,
+    batch_size=None,
     repeats=None,
     warmup=None,
     torch_baseline=True,
@@ -306,7 +304,7 @@ def run(
         )
         payload["target_speedup_over_torch_eager"] = TARGET_TORCH_SPEEDUP
     if example_rss:
-        payload["example"] = example_peak_rss(quick)
+        payload["example"] = example_peak_rss()
         payload["example_peak_rss_mib"] = payload["example"]["peak_rss_mib"]
     payload["loadavg"] = {"before": load_before, "after": machine.loadavg()}
     path = timing.write_results("memory_decoder", payload)
@@ -357,7 +355,7 @@ def main(argv=None):
         repeats=args.repeats,
         warmup=args.warmup,
         torch_baseline=not args.no_torch,
-        example_rss=not args.no_example,
+        example_rss=args.example,
     )
 
 

@@ -12,7 +12,8 @@ message), collects their payloads, and writes
   headline ratios; the documentation page "Benchmarks" includes it.
 
 `--quick` runs small versions (for CI: no threshold is asserted; the exit
-status is non-zero only if a benchmark raised).
+status is non-zero only if a benchmark raised). They are written to
+`*_quick*` files beside the committed results, never over them.
 
     KERAS_BACKEND=jax python benchmarks/run.py [--quick] [--only NAME ...]
     KERAS_BACKEND=jax python -m benchmarks [--quick]
@@ -188,14 +189,21 @@ def run_all(quick=False, only=None):
         payloads[name] = payload
     load = {"before": load_before, "after": machine.loadavg()}
     os.makedirs(timing.RESULTS_DIR, exist_ok=True)
-    json_path = os.path.join(timing.RESULTS_DIR, f"{backend}.json")
+    # A quick run writes beside the committed results, never over them.
+    stem = f"{backend}_quick" if quick else backend
+    json_path = os.path.join(timing.RESULTS_DIR, f"{stem}.json")
     recorded = payloads
     if only and not quick and os.path.exists(json_path):
         # `--only`: update these benchmarks' entries, keep the others.
         with open(json_path) as f:
             previous = json.load(f)
         if not previous.get("quick"):
-            recorded = {**previous["benchmarks"], **payloads}
+            kept = {
+                k: v
+                for k, v in previous["benchmarks"].items()
+                if k not in failed
+            }
+            recorded = {**kept, **payloads}
     summary = {
         "backend": backend,
         "quick": quick,
@@ -206,7 +214,7 @@ def run_all(quick=False, only=None):
     }
     with open(json_path, "w") as f:
         json.dump(summary, f, indent=2)
-    md_path = os.path.join(timing.RESULTS_DIR, f"{backend}.md")
+    md_path = os.path.join(timing.RESULTS_DIR, f"{stem}.md")
     with open(md_path, "w") as f:
         f.write(markdown(backend, recorded, skipped, failed, load))
     print(f"wrote {json_path} and {md_path}")

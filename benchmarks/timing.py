@@ -41,7 +41,11 @@ def summary(seconds):
 
 
 def write_results(name, payload):
-    """Writes `payload` and machine facts to `results/<name>-<backend>.json`."""
+    """Writes `payload` and machine facts to `results/<name>-<backend>.json`.
+
+    A quick payload (`payload["quick"]`) goes to `<name>_quick-<backend>.json`
+    instead, beside the committed full results and never over them.
+    """
     os.makedirs(RESULTS_DIR, exist_ok=True)
     payload = {
         "backend": keras.backend.backend(),
@@ -50,6 +54,8 @@ def write_results(name, payload):
         "cpus": os.cpu_count(),
         **payload,
     }
+    if payload.get("quick"):
+        name = f"{name}_quick"
     path = os.path.join(RESULTS_DIR, f"{name}-{keras.backend.backend()}.json")
     with open(path, "w") as f:
         json.dump(payload, f, indent=2)

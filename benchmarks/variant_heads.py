@@ -77,7 +77,8 @@ def run(quick=False, batch_size=128):
         }
         models["separate_dense"] = separate_heads(latent_dim, k, hidden, units)
         params = {name: m.count_params() for name, m in models.items()}
-        assert len(set(params.values())) == 1, params
+        if len(set(params.values())) != 1:
+            raise AssertionError(f"parameter counts differ: {params}")
         for m in models.values():
             m.compile(
                 optimizer="adam", loss=keras_memnets.losses.SetMinLoss(seed=0)

@@ -72,3 +72,21 @@ def test_only_updates_its_entries_and_render_rewrites_the_table(
 @pytest.mark.parametrize("name", ["machine", "reference", "run", "timing"])
 def test_helpers_are_not_benchmarks(name):
     assert name not in run.benchmark_names()
+
+
+def test_quick_runs_never_overwrite_the_full_results(tmp_path, monkeypatch):
+    monkeypatch.setattr(timing, "RESULTS_DIR", str(tmp_path))
+    backend = run.keras.backend.backend()
+    full = tmp_path / f"{backend}.json"
+    full.write_text("full results")
+    fake = types.ModuleType("benchmarks.fake")
+    fake.run = lambda quick=False: {
+        "quick": quick,
+        "path": timing.write_results("fake", {"quick": quick}),
+    }
+    monkeypatch.setitem(sys.modules, "benchmarks.fake", fake)
+    monkeypatch.setattr(run, "benchmark_names", lambda: ["fake"])
+    payloads, _, failed = run.run_all(quick=True)
+    assert failed == [] and full.read_text() == "full results"
+    assert (tmp_path / f"{backend}_quick.json").exists()
+    assert payloads["fake"]["path"].endswith(f"fake_quick-{backend}.json")
