@@ -157,14 +157,26 @@ def hidden_correlations(model, layer, data, threshold=0.9, batch_size=1024):
 
 
 def _explained_variance(centred):
-    s = np.linalg.svd(centred, compute_uv=False) ** 2
-    units = centred.shape[1]
+    singular_values = np.linalg.svd(centred, compute_uv=False)
+    return _explained(singular_values, centred.shape[1])
+
+
+def _explained(singular_values, units):
+    """Cumulative explained variance over `units` directions."""
     full = np.zeros(units)
-    full[: len(s)] = s
+    full[: len(singular_values)] = singular_values**2
     total = full.sum()
     if total == 0:
         return np.ones(units)
     return np.cumsum(full) / total
+
+
+def _dense_arrays(layer):
+    """A Dense layer's kernel and bias (zeros without one) as float64."""
+    kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), "float64")
+    if not layer.use_bias:
+        return kernel, np.zeros(layer.units)
+    return kernel, np.asarray(keras.ops.convert_to_numpy(layer.bias), "float64")
 
 
 def _rank_for(explained, variance):
@@ -307,33 +319,21 @@ def compress_dense(
     positive_int(batch_size, "batch_size", owner)
     layer = _dense_layer(model, layer, owner)
     rank = _check_rank_args(variance, rank, layer.units, owner)
-    n = _check_data(data, owner)
+    _check_data(data, owner)
     x = _as_rows(_predict(model, layer.input, data, batch_size))
     if rank is not None and x.shape[0] < rank + 1:
         raise ValueError(
             f"{owner}: {x.shape[0]} samples are too few for rank {rank} "
             f"(need at least rank + 1 = {rank + 1})."
         )
-    del n
-    kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), "float64")
-    bias = (
-        np.asarray(keras.ops.convert_to_numpy(layer.bias), "float64")
-        if layer.use_bias
-        else np.zeros(layer.units)
-    )
+    kernel, bias = _dense_arrays(layer)
     a = x @ kernel + bias
     mu = a.mean(axis=0)
     _, s, vt = np.linalg.svd(a - mu, full_matrices=False)
-    full = np.zeros(layer.units)
-    full[: len(s)] = s**2
-    total = full.sum()
-    explained = np.cumsum(full) / total if total > 0 else np.ones(layer.units)
+    explained = _explained(s, layer.units)
     if rank is None:
+        # An explicit rank is checked above against units and samples.
         rank = min(_rank_for(explained, variance), len(s))
-    if rank > len(s):
-        raise ValueError(
-            f"{owner}: {x.shape[0]} samples are too few for rank {rank}."
-        )
     v = vt[:rank].T  # units x k
     weights = [(kernel @ v, (bias - mu) @ v), (v.T, mu)]
     weights = [
@@ -392,12 +392,7 @@ def svd_compress_dense(model, layer, rank, data=None, batch_size=1024):
     rank = _check_rank_args(None, rank, min(layer.kernel.shape), owner)
     if data is not None:
         _check_data(data, owner)
-    kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), "float64")
-    bias = (
-        np.asarray(keras.ops.convert_to_numpy(layer.bias), "float64")
-        if layer.use_bias
-        else np.zeros(layer.units)
-    )
+    kernel, bias = _dense_arrays(layer)
     u, s, vt = np.linalg.svd(kernel, full_matrices=False)
     dtype = layer.kernel.dtype
     weights = [

@@ -479,11 +479,10 @@ def plot_sweep(rows, out_dir, prefix="capacity"):
     Returns:
         The list of written paths.
     """
-    import matplotlib
+    from keras_memnets.analysis.plotting import _pyplot
+    from keras_memnets.analysis.seeds import mean_sd
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     os.makedirs(out_dir, exist_ok=True)
     rows = [r for r in rows if r.get("train_loss") is not None]
     archs = sorted({r["architecture"] for r in rows}, key=_sizes_of)
@@ -514,7 +513,7 @@ def plot_sweep(rows, out_dir, prefix="capacity"):
                         if r["latent_dim"] == latent and r.get(key) is not None
                     ]
                     if vals:
-                        stats.append((latent, np.mean(vals), np.std(vals)))
+                        stats.append((latent, *mean_sd(vals)))
                 if not stats:
                     continue
                 xs, ms, sds = (np.array(v) for v in zip(*stats))

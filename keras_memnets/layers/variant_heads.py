@@ -153,6 +153,8 @@ class VariantHeads(keras.layers.Layer):
         self.implementation = one_of(
             implementation, "implementation", "VariantHeads", IMPLEMENTATIONS
         )
+        # Resolved once: the backend does not change under a layer.
+        self._per_head = resolve_implementation(implementation) == "per_head"
         self.units = standardize_units(units, "units", "VariantHeads")
         self.num_variants = positive_int(
             num_variants, "num_variants", "VariantHeads"
@@ -249,15 +251,7 @@ class VariantHeads(keras.layers.Layer):
             outputs.append(h)
         return ops.stack(outputs, axis=1)
 
-    def call(self, inputs):
-        if resolve_implementation(self.implementation) == "per_head":
-            outputs = self._call_per_head(inputs)
-            outputs = self.output_activation(outputs)
-            if len(self._units_shape) > 1:
-                outputs = ops.reshape(
-                    outputs, (-1, self.num_variants, *self._units_shape)
-                )
-            return outputs
+    def _call_batched(self, inputs):
         if self.hidden_kernel is None:
             # (batch, features) x (K, features, units) -> (batch, K, units)
             outputs = ops.einsum("bi,kio->bko", inputs, self.output_kernel)
@@ -269,6 +263,13 @@ class VariantHeads(keras.layers.Layer):
             outputs = ops.einsum("bkh,kho->bko", hidden, self.output_kernel)
         if self.output_bias is not None:
             outputs = outputs + self.output_bias
+        return outputs
+
+    def call(self, inputs):
+        if self._per_head:
+            outputs = self._call_per_head(inputs)
+        else:
+            outputs = self._call_batched(inputs)
         outputs = self.output_activation(outputs)
         if len(self._units_shape) > 1:
             outputs = ops.reshape(

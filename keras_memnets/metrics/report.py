@@ -5,13 +5,10 @@ import warnings
 import keras
 import numpy as np
 
+from keras_memnets.metrics.utilisation import DISTRIBUTION_TOLERANCE
 from keras_memnets.metrics.utilisation import slot_label_mutual_information
 from keras_memnets.utils.slots import dead_threshold
 from keras_memnets.utils.validation import number_in_range
-
-# Tolerance on `sum(row) == 1` and `row >= 0` for a row to count as a
-# distribution (loose enough for float16 softmax outputs).
-DISTRIBUTION_TOLERANCE = 1e-2
 
 
 def non_distribution_rows(selection, tolerance=DISTRIBUTION_TOLERANCE):

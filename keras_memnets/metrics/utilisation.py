@@ -26,7 +26,9 @@ from keras_memnets.utils.validation import positive_int
 
 # Tolerance on `sum(row) == 1` and `row >= 0` (loose enough for float16
 # softmax outputs).
-_TOLERANCE = 1e-2
+# Tolerance on `sum(row) == 1` and `row >= 0` for a selection row to count as
+# a distribution (loose enough for float16 softmax outputs).
+DISTRIBUTION_TOLERANCE = 1e-2
 
 
 class _DistributionCheck:
@@ -45,8 +47,8 @@ class _DistributionCheck:
 
     def _check_rows(self, rows):
         bad = ops.logical_or(
-            ops.any(rows < -_TOLERANCE, axis=-1),
-            ops.abs(ops.sum(rows, axis=-1) - 1.0) > _TOLERANCE,
+            ops.any(rows < -DISTRIBUTION_TOLERANCE, axis=-1),
+            ops.abs(ops.sum(rows, axis=-1) - 1.0) > DISTRIBUTION_TOLERANCE,
         )
         self.non_distribution_rows.assign_add(
             ops.sum(ops.cast(bad, self.dtype))

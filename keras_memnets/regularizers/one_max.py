@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.validation import number_in_range
 
 
 @register
@@ -37,13 +38,7 @@ class OneMax(keras.regularizers.Regularizer):
     """
 
     def __init__(self, weight=1.0):
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-            raise TypeError(
-                f"OneMax: `weight` must be a float, got {weight!r}."
-            )
-        if weight < 0:
-            raise ValueError(f"OneMax: `weight` must be >= 0, got {weight}.")
-        self.weight = float(weight)
+        self.weight = number_in_range(weight, "weight", "OneMax", low=0.0)
 
     def __call__(self, x):
         x = ops.convert_to_tensor(x)
