@@ -146,15 +146,18 @@ for fix in fixes:
         for r in reports[fix]
     )
     print(f"  {fix:18s} {'meets' if met else 'misses'} the goal")
-best = min(fixes, key=lambda k: np.mean([r["memory_mse"] for r in reports[k]]))
-print(f"Lowest memory MSE: {best}.")
+val_mse = {
+    k: np.mean([h["val_memory_loss"][-1] for _, h, _ in runs[k]]) for k in fixes
+}
+best = min(fixes, key=val_mse.get)  # chosen on the validation split
+print(f"Lowest validation memory MSE: {best} ({val_mse[best]:.4f}).")
 print(f"(The fixes took {time.perf_counter() - start:.0f} s.)")
 
 """
 ## The note's figure, from a run that uses its slots
 
 Per digit class: test targets (top), memory output (middle), informed output
-(bottom); the last seed of the fix with the lowest memory MSE.
+(bottom); the last seed of the fix with the lowest validation memory MSE.
 """
 
 out = runs[best][-1][0].predict(f_test, verbose=0)
@@ -172,11 +175,14 @@ fig.savefig(os.path.join(args.out, "digit_grid.png"), dpi=100)
 ## The note's observations, where the memory is used
 
 (a) "The memory-informed network converges much faster than the memory
-network": the epochs each output needs to reach a validation MSE of 0.06
-(between the mean image and k-means), per seed, with the note's own fix.
+network": the epochs each output needs to reach a validation MSE halfway
+between the mean image's and k-means' on the validation digits, per seed, with
+the note's own fix.
 """
 
-level = 0.06
+val_kmeans = keras_memnets.metrics.kmeans_baseline(x_train, 10, x_val, seed=0)
+val_mean = np.mean((x_val - x_train.mean(0)) ** 2)
+level = round(float(val_mean + val_kmeans["test_mse"]) / 2, 4)
 print(
     f"\n(a) threshold: validation MSE <= {level}; faster = fewer epochs "
     "in every seed (not reached counts as epochs + 1)."
