@@ -285,6 +285,13 @@ class CorrelationNorm(keras.layers.Layer):
         self._quantile_path = (
             "top_k" if keras.config.backend() == "torch" else "sort"
         )
+        # How a pair's partner row is found (see `_pair_cosines`): a roll by
+        # the traced offset, or on JAX a dynamic slice of the batch stacked
+        # twice, whose backward pass measured up to 1.7x faster there (the
+        # roll's was not) at widths 2048-4096 (issue 13's benchmark).
+        self._partner_path = (
+            "slice" if keras.config.backend() == "jax" else "roll"
+        )
 
     def build(self, input_shape):
         name = type(self).__name__
@@ -394,8 +401,14 @@ class CorrelationNorm(keras.layers.Layer):
         dtype = ops.dtype(x)
         d = self._num_features
         n = ops.cast(ops.shape(x)[0], dtype)
+        # The batch mean is a constant to the variance and covariance terms
+        # (`stop_gradient`): their gradient through the mean is a multiple
+        # of the centred column sums, which are zero, so it is exact and
+        # needs no column reduction in the backward pass (on JAX's CPU
+        # backend that reduction, fused with the pair loss's gradient, was
+        # slow at width 4096; issue 13, `benchmarks/correlation_norm.py`).
         mu = ops.mean(x, axis=0)
-        xc = x - mu
+        xc = x - ops.stop_gradient(mu)
         mean_term = ops.mean(ops.square(mu))
         variance = ops.sum(ops.square(xc), axis=0) / n
         variance_term = ops.mean(ops.square(variance - 1.0))
@@ -422,8 +435,8 @@ class CorrelationNorm(keras.layers.Layer):
         batch = ops.shape(x)[0]
         v = ops.reshape(x, (batch, -1))
         inv_norm = ops.rsqrt(ops.sum(ops.square(v), axis=1) + self.epsilon)
-        unit = v * ops.expand_dims(inv_norm, 1)
         if self.num_pair_offsets is None:
+            unit = v * ops.expand_dims(inv_norm, 1)
             cos = ops.reshape(ops.matmul(unit, ops.transpose(unit)), (-1,))
             index = ops.arange(batch)
             valid = ops.reshape(
@@ -437,10 +450,26 @@ class CorrelationNorm(keras.layers.Layer):
         )
         span = ops.cast(ops.maximum(batch - 1, 0), "float32")
         offsets = ops.cast(ops.floor(u * span), "int32") + 1
-        cosines = [
-            ops.sum(unit * ops.roll(unit, -offsets[j], axis=0), axis=1)
-            for j in range(self.num_pair_offsets)
-        ]
+        if self._partner_path == "slice":
+            # Rows o .. o + B - 1 of the batch stacked twice, and the dot
+            # products of the raw rows scaled by both inverse norms.
+            width = ops.shape(v)[1]
+            twice = ops.concatenate([v, v], axis=0)
+            twice_inv_norm = ops.concatenate([inv_norm, inv_norm], axis=0)
+            cosines = []
+            for j in range(self.num_pair_offsets):
+                partner = ops.slice(twice, [offsets[j], 0], [batch, width])
+                partner_inv_norm = ops.slice(
+                    twice_inv_norm, [offsets[j]], [batch]
+                )
+                dots = ops.sum(v * partner, axis=1)
+                cosines.append(dots * inv_norm * partner_inv_norm)
+        else:
+            unit = v * ops.expand_dims(inv_norm, 1)
+            cosines = [
+                ops.sum(unit * ops.roll(unit, -offsets[j], axis=0), axis=1)
+                for j in range(self.num_pair_offsets)
+            ]
         cos = ops.concatenate(cosines, 0)
         # With B = 1 the only "partner" is the sample itself: no pairs.
         valid = ops.logical_and(ops.ones_like(cos, dtype="bool"), batch > 1)

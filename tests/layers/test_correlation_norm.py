@@ -266,6 +266,50 @@ def test_feature_loss_gradient_matches_finite_differences(shape, block_size):
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("path", ["slice", "roll"])
+def test_sampled_pair_loss_gradient_matches_finite_differences(path):
+    # Both ways of finding a pair's partner (a roll, or a dynamic slice of
+    # the batch stacked twice) must pass the gradient to both samples.
+    x = rng_normal((7, 5), seed=8, loc=0.3).astype("float64")
+    layer = CorrelationNorm(num_pair_offsets=3, hurdle=0.4, seed=2)
+    layer._partner_path = path
+    layer.build(x.shape)
+    state = to_numpy(layer.seed_generator.state)
+
+    def loss(t):
+        layer.seed_generator.state.assign(state)
+        return layer._local_losses(t)["pair_loss"]
+
+    cos, _ = layer._pair_cosines(x)
+    offsets = []
+    for row in to_numpy(cos).reshape(3, 7):
+        # Recover each step's offset from the cosines it produced.
+        match = [
+            o
+            for o in range(1, 7)
+            if np.allclose(row, offset_pair_cosines(x, o), atol=1e-12)
+        ]
+        assert len(match) == 1
+        offsets.append(match[0])
+
+    def reference(values):
+        cosines = np.concatenate(
+            [offset_pair_cosines(values, o) for o in offsets]
+        )
+        return np_pair_terms(cosines, 0.4)[0]
+
+    analytic = gradient(loss, x)
+    numeric = np.zeros_like(x)
+    h = 1e-6
+    for index in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[index] += h
+        minus[index] -= h
+        numeric[index] = (reference(plus) - reference(minus)) / (2 * h)
+    assert np.abs(numeric).max() > 1e-2
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
+
+
 def _input_gradients(detach, weights):
     """Gradients w.r.t. the layer's input of the downstream loss and of the
     local losses, for a CorrelationNorm followed by a Dense head."""
