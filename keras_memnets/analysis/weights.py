@@ -224,10 +224,16 @@ def weight_statistics(
     (169, 'all')
     """
     variables = _selected_variables(model, layers, "weight_statistics")
+    values = [np.asarray(_to_numpy(v)) for v in variables]
+    return _variable_statistics(
+        variables, values, bins, tolerance, alpha_min_size
+    )
+
+
+def _variable_statistics(variables, values, bins, tolerance, alpha_min_size):
+    """`weight_statistics` of given variables and their numpy `values`."""
     out = {}
-    pooled = []
-    for v in variables:
-        value = np.asarray(_to_numpy(v))
+    for v, value in zip(variables, values):
         stats = array_statistics(value, bins=bins)
         if _is_kernel(v):
             stats.update(
@@ -236,8 +242,8 @@ def weight_statistics(
                 )
             )
         out[v.path] = stats
-        pooled.append(value.ravel())
-    out["all"] = array_statistics(np.concatenate(pooled), bins=bins)
+    pooled = np.concatenate([value.ravel() for value in values])
+    out["all"] = array_statistics(pooled, bins=bins)
     return out
 
 

@@ -8,11 +8,8 @@ import numpy as np
 
 from keras_memnets.analysis.history import load_weight_history
 from keras_memnets.analysis.weights import ALPHA_MIN_SIZE
-from keras_memnets.analysis.weights import DEFAULT_BINS
-from keras_memnets.analysis.weights import _is_kernel
 from keras_memnets.analysis.weights import _selected_variables
-from keras_memnets.analysis.weights import array_statistics
-from keras_memnets.analysis.weights import matrix_statistics
+from keras_memnets.analysis.weights import _variable_statistics
 from keras_memnets.api_export import register
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import one_of
@@ -167,21 +164,10 @@ class WeightHistory(keras.callbacks.Callback):
         if self.variable_paths is None:
             self.variable_paths = [v.path for v in variables]
             self.variable_shapes = [tuple(v.shape) for v in variables]
-        bins = DEFAULT_BINS if self.bins is None else np.asarray(self.bins)
         flat = np.concatenate([a.ravel() for a in values]).astype("float32")
-        records = {}
-        for v, a in zip(variables, values):
-            stats = array_statistics(a, bins=bins)
-            if _is_kernel(v):
-                stats.update(
-                    matrix_statistics(
-                        a,
-                        tolerance=self.tolerance,
-                        alpha_min_size=self.alpha_min_size,
-                    )
-                )
-            records[v.path] = stats
-        records["all"] = array_statistics(flat, bins=bins)
+        records = _variable_statistics(
+            variables, values, self.bins, self.tolerance, self.alpha_min_size
+        )
         for key, stats in records.items():
             target = self.statistics.setdefault(key, {})
             for name, value in stats.items():
