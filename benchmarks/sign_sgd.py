@@ -12,8 +12,9 @@ How each backend's steady state is timed, the way `model.fit` runs it:
 
 - TensorFlow: `optimizer.apply` wrapped in one `tf.function` per variant
   (traced during the warm-up rounds; no XLA, which is Keras' default on
-  CPU). Each timed call ends with a read of one updated value, so the time
-  includes the work and not only the dispatch.
+  CPU, except SignSGD's own compiled update of large variables). Each
+  timed call ends with a read of one updated value, so the time includes
+  the work and not only the dispatch.
 - JAX: `optimizer.stateless_apply` under `jax.jit` with the model and
   optimizer variables donated, exactly the call Keras' JAX trainer makes
   inside its compiled train step; compiled in the warm-up rounds, and each
@@ -23,10 +24,10 @@ How each backend's steady state is timed, the way `model.fit` runs it:
   does SignSGD (except EF-SignSGD, which needs a per-variable norm).
 
 The `*_before` variants are SignSGD as it was before the non-finite-step
-rule and the torch `_foreach` path (no finiteness check; on torch the
-generic per-variable `update_step`), timed in the same run, so that the
-cost of the check and the gain of the fused path are measured, not
-remembered.
+rule and the fused paths (no finiteness check; the generic per-variable
+`keras.ops` update, not the torch `_foreach` kernels nor TensorFlow's
+XLA-compiled update), timed in the same run, so that the cost of the check
+and the gain of the fused paths are measured, not remembered.
 
 Run: `KERAS_BACKEND=jax python benchmarks/sign_sgd.py [--quick]`.
 """
@@ -54,7 +55,10 @@ GOALS = {
 
 
 class _SignSGDBefore(SignSGD):
-    """SignSGD without the finiteness check and the torch `_foreach` path."""
+    """SignSGD without the finiteness check and the torch `_foreach` and
+    TensorFlow XLA paths."""
+
+    _tf_compiled_update = False
 
     def apply(self, grads, trainable_variables=None):
         return self._apply_unchecked(grads, trainable_variables)

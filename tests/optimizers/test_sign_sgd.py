@@ -124,6 +124,56 @@ def test_matches_numpy_reference_over_several_steps(mode):
         np.testing.assert_allclose(steps, np.round(steps), atol=1e-4)
 
 
+def _tf_step(optimizer, variables):
+    import tensorflow as tf
+
+    @tf.function
+    def step(grads):
+        optimizer.apply(grads, variables)
+
+    return step
+
+
+@pytest.mark.skipif(
+    keras.config.backend() != "tensorflow", reason="TensorFlow's XLA path"
+)
+@pytest.mark.parametrize("mode", ["sign", "signum", "nesterov"])
+def test_tensorflow_compiled_update_runs_and_matches_the_ops_update(
+    mode, monkeypatch
+):
+    # In a `tf.function`, as `fit` runs it, against the numpy reference and
+    # the generic `keras.ops` update (the XLA path switched off). The test's
+    # variables are small, so the size threshold is lowered to reach them.
+    import tensorflow as tf
+
+    from keras_memnets.optimizers import sign_sgd
+
+    monkeypatch.setattr(sign_sgd, "_TF_COMPILED_MIN_SIZE", 1)
+    weights, grad_steps = _problem(seed=3)
+    results = {}
+    for compiled in (True, False):
+        optimizer = SignSGD(learning_rate=0.05, **MODES[mode])
+        optimizer._tf_compiled_update = compiled
+        variables = [keras.Variable(w) for w in weights]
+        optimizer.build(variables)
+        step = _tf_step(optimizer, variables)
+        for grads in grad_steps:
+            step([tf.constant(g) for g in grads])
+        assert (getattr(optimizer, "_tf_update", None) is not None) is compiled
+        results[compiled] = [keras.ops.convert_to_numpy(v) for v in variables]
+    expected, _, _ = reference(weights, grad_steps, 0.05, **MODES[mode])
+    for a, b, x in zip(results[True], results[False], expected):
+        np.testing.assert_allclose(a, x, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # At the default threshold these small variables are not compiled.
+    monkeypatch.undo()
+    optimizer = SignSGD(learning_rate=0.05, **MODES[mode])
+    variables = [keras.Variable(w) for w in weights]
+    optimizer.build(variables)
+    _tf_step(optimizer, variables)([tf.constant(g) for g in grad_steps[0]])
+    assert getattr(optimizer, "_tf_update", None) is None
+
+
 def test_optimizer_state_matches_reference():
     weights, grad_steps = _problem()
     for kwargs, attr, index in (
