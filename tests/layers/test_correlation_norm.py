@@ -103,6 +103,17 @@ def gradient(fn, x):
     return np.zeros_like(x) if t.grad is None else t.grad.numpy()
 
 
+def central_differences(fn, x, h=1e-6):
+    """d fn(x) / dx of a numpy function, by central differences."""
+    numeric = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[index] += h
+        minus[index] -= h
+        numeric[index] = (fn(plus) - fn(minus)) / (2 * h)
+    return numeric
+
+
 def rng_normal(shape, seed=0, scale=1.0, loc=0.0):
     return (
         loc + scale * np.random.default_rng(seed).normal(size=shape)
@@ -255,13 +266,7 @@ def test_feature_loss_gradient_matches_finite_differences(shape, block_size):
     def reference(values):
         return sum(np_feature_terms(np_feature_rows(values), block_size))
 
-    numeric = np.zeros_like(x)
-    h = 1e-6
-    for index in np.ndindex(x.shape):
-        plus, minus = x.copy(), x.copy()
-        plus[index] += h
-        minus[index] -= h
-        numeric[index] = (reference(plus) - reference(minus)) / (2 * h)
+    numeric = central_differences(reference, x)
     assert np.abs(numeric).max() > 1e-2
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)
 
@@ -299,13 +304,7 @@ def test_sampled_pair_loss_gradient_matches_finite_differences(path):
         return np_pair_terms(cosines, 0.4)[0]
 
     analytic = gradient(loss, x)
-    numeric = np.zeros_like(x)
-    h = 1e-6
-    for index in np.ndindex(x.shape):
-        plus, minus = x.copy(), x.copy()
-        plus[index] += h
-        minus[index] -= h
-        numeric[index] = (reference(plus) - reference(minus)) / (2 * h)
+    numeric = central_differences(reference, x)
     assert np.abs(numeric).max() > 1e-2
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
 
