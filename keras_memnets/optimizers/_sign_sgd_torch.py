@@ -2,37 +2,13 @@
 
 Keras' own torch SGD and Adam update all variables at once with
 `torch._foreach_*` kernels; the generic per-variable `update_step` runs a
-chain of separate eager kernels per variable instead. These functions are
-the same update rules and the same finiteness check written with
-`torch._foreach_*` kernels. `SignSGD` uses them only on the torch backend;
-TensorFlow and JAX keep the `keras.ops` code, which their compilers fuse.
+chain of separate eager kernels per variable instead. `sign_update` is
+the same update rules written with `torch._foreach_*` kernels. `SignSGD`
+uses it only on the torch backend; JAX keeps the `keras.ops` code, which
+its compiler fuses, and TensorFlow has `_sign_sgd_tf`.
 """
 
 import torch
-
-
-def all_finite(grads):
-    """Whether every entry of every gradient is finite, as a Python bool.
-
-    The fast path sums each gradient (one vectorised read; a NaN or an
-    infinity makes the sum non-finite). Only when a sum is not finite, which
-    a sum of large finite entries can also be by overflowing, the exact
-    check `torch.isfinite(g).all()` decides.
-    """
-    grads = [g for g in grads if g is not None]
-    if not grads:
-        return True
-    sums = torch.stack(
-        [
-            g.sum(dtype=torch.float32)
-            if g.dtype in (torch.float16, torch.bfloat16)
-            else g.sum()
-            for g in grads
-        ]
-    )
-    if bool(torch.isfinite(sums).all()):
-        return True
-    return all(bool(torch.isfinite(g).all()) for g in grads)
 
 
 @torch.no_grad()

@@ -577,63 +577,16 @@ def _non_negative(value, argument):
 def _all_finite(grads, across_replicas=True):
     """A scalar bool tensor: whether every gradient entry is finite.
 
-    One reduction per gradient and one over the per-gradient results, so the
-    check reads each gradient once (TensorFlow and torch sum the gradients
-    and run the exact check only when a sum is not finite). In a replica
+    A float sum per gradient (one read, no boolean tensor; XLA:CPU reduces
+    `all(isfinite(g))` about three times as slowly), and the exact check
+    only when a sum is not finite, which a sum of large finite entries can
+    also be by overflowing. `ops.cond` runs one branch (a Python `if` on
+    PyTorch), so a finite step pays for the sums alone. In a replica
     context of a multi-replica `tf.distribute` strategy, with
     `across_replicas=True`, the flag is reduced over the replicas, so that
     all replicas take the same decision.
     """
-    grads = [g for g in grads if g is not None]
-    backend = keras.config.backend()
-    if backend == "torch":
-        from keras_memnets.optimizers import _sign_sgd_torch
-
-        return _sign_sgd_torch.all_finite(
-            [ops.convert_to_tensor(g) for g in grads]
-        )
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        grads = [
-            tf.convert_to_tensor(
-                g.values if isinstance(g, tf.IndexedSlices) else g
-            )
-            for g in grads
-        ]
-        # As on torch: a sum per gradient (one read, no boolean tensor),
-        # and the exact check only when a sum is not finite, which a sum
-        # of large finite entries can also be by overflowing.
-        sums = tf.stack(
-            [
-                tf.reduce_sum(tf.cast(g, tf.float32) if g.dtype.size < 4 else g)
-                for g in grads
-            ]
-        )
-        finite = tf.cond(
-            tf.reduce_all(tf.math.is_finite(sums)),
-            lambda: tf.constant(True),
-            lambda: tf.reduce_all(
-                tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
-            ),
-        )
-        context = tf.distribute.get_replica_context()
-        strategy = tf.distribute.get_strategy()
-        if (
-            across_replicas
-            and context is not None
-            and strategy.num_replicas_in_sync > 1
-        ):
-            bad = context.all_reduce(
-                tf.distribute.ReduceOp.SUM,
-                tf.cast(tf.logical_not(finite), tf.float32),
-            )
-            finite = tf.equal(bad, 0.0)
-        return finite
-    # JAX, as on torch and TensorFlow: a float sum per gradient (one fast
-    # read; XLA:CPU reduces `all(isfinite(g))` about three times as slowly)
-    # and the exact check only when a sum is not finite. `lax.cond` runs
-    # one branch, so a finite step pays for the sums alone.
+    grads = [_entries(g) for g in grads if g is not None]
     sums = ops.stack(
         [
             ops.sum(ops.cast(g, "float32") if g.dtype != "float64" else g)
@@ -644,9 +597,31 @@ def _all_finite(grads, across_replicas=True):
     def exact():
         return ops.all(ops.stack([ops.all(ops.isfinite(g)) for g in grads]))
 
-    return ops.cond(
+    finite = ops.cond(
         ops.all(ops.isfinite(sums)), lambda: ops.convert_to_tensor(True), exact
     )
+    if across_replicas and keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        strategy = tf.distribute.get_strategy()
+        if context is not None and strategy.num_replicas_in_sync > 1:
+            bad = context.all_reduce(
+                tf.distribute.ReduceOp.SUM,
+                tf.cast(tf.logical_not(finite), tf.float32),
+            )
+            finite = tf.equal(bad, 0.0)
+    return finite
+
+
+def _entries(gradient):
+    """The gradient's entries as a tensor (a `tf.IndexedSlices`' values)."""
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(gradient, tf.IndexedSlices):
+            return gradient.values
+    return ops.convert_to_tensor(gradient)
 
 
 def _dense(gradient):
