@@ -164,7 +164,6 @@ class WeightHistory(keras.callbacks.Callback):
         if self.variable_paths is None:
             self.variable_paths = [v.path for v in variables]
             self.variable_shapes = [tuple(v.shape) for v in variables]
-        flat = np.concatenate([a.ravel() for a in values]).astype("float32")
         records = _variable_statistics(
             variables, values, self.bins, self.tolerance, self.alpha_min_size
         )
@@ -173,10 +172,13 @@ class WeightHistory(keras.callbacks.Callback):
             for name, value in stats.items():
                 target.setdefault(name, []).append(value)
         self.steps.append(int(step))
-        if self.keep_weights:
-            self._snapshots.append(flat)
-        if self.path is not None:
-            self._write_snapshot(int(step), flat)
+        if self.keep_weights or self.path is not None:
+            # The pooled weights, only where a snapshot is kept.
+            flat = np.concatenate([a.ravel() for a in values]).astype("float32")
+            if self.keep_weights:
+                self._snapshots.append(flat)
+            if self.path is not None:
+                self._write_snapshot(int(step), flat)
         if self.log_dir is not None:
             self._write_tensorboard(int(step), variables, values, records)
 
