@@ -126,6 +126,7 @@ def rng_normal(shape, seed=0, scale=1.0, loc=0.0):
 LOSS_CASES = [
     # (input shape, block_size, data_format)
     ((32, 10), 4, "channels_last"),  # 2 full blocks and a partial block of 2
+    ((32, 9), 4, "channels_last"),  # 2 full blocks and one feature alone
     ((32, 10), 1, "channels_last"),  # no off-diagonal entries at all
     ((32, 10), None, "channels_last"),  # full covariance
     ((6, 5, 4, 6), 4, "channels_last"),  # conv, partial block of 2 channels
@@ -138,6 +139,7 @@ LOSS_CASES = [
     LOSS_CASES,
     ids=[
         "dense-block4",
+        "dense-block4-rest1",
         "dense-block1",
         "dense-full",
         "conv-block4",
@@ -251,7 +253,8 @@ def test_inference_adds_no_losses_and_changes_no_state():
 
 
 @pytest.mark.parametrize(
-    "shape,block_size", [((12, 7), 3), ((12, 7), None), ((3, 3, 2, 5), 2)]
+    "shape,block_size",
+    [((12, 7), 3), ((12, 8), 3), ((12, 7), None), ((3, 3, 2, 5), 2)],
 )
 def test_feature_loss_gradient_matches_finite_differences(shape, block_size):
     x = rng_normal(shape, seed=6, scale=0.8, loc=0.2).astype("float64")
