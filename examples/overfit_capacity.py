@@ -58,7 +58,7 @@ MODES = {
         val=500,
         epochs=2,
         seeds=[0, 1, 2],
-        grid=[([784, 32], [4, 64]), ([784, 32, 32], [4])],
+        grid=[([784, 32], [4, 64]), ([784, 64], [4]), ([784, 32, 32], [4])],
         probe_digits=200,
         probe_epochs=5,
     ),
@@ -101,6 +101,9 @@ MODES = {
 # Thresholds, stated before any number is measured.
 SATURATION_NATS = 1.0  # "stops improving": doubling latent gains < 1 nat
 NEAR_FLOOR_NATS = 1.0  # "excess near 0": < 1 nat per image
+# "Widening is better than deepening" (or the reverse): the best training
+# losses differ by more than this, else the two are called a tie.
+ARCHITECTURE_MARGIN_NATS = 1.0
 
 
 def mean_sd(values):
@@ -273,13 +276,23 @@ def main():
     deep = [a for a in archs if len(a.split("-")) > 2]
     if len(wide) >= 2 and deep:
         w, d = best(wide[-1]), best(deep[0])
-        verdicts["widening_beats_deepening"] = bool(w[1][0] < d[1][0])
+        gap = d[1][0] - w[1][0]
+        if gap > ARCHITECTURE_MARGIN_NATS:
+            winner = "widening"
+        elif gap < -ARCHITECTURE_MARGIN_NATS:
+            winner = "deepening"
+        else:
+            winner = "tie"
+        verdicts["widening_beats_deepening"] = winner == "widening"
+        verdicts["widen_vs_deepen"] = winner
+        wide_params = table[(wide[-1], w[0])][0]["params"]
+        deep_params = table[(deep[0], d[0])][0]["params"]
         print(
             f"verdict 2: best widened [{wide[-1]}] {w[1][0]:.2f}±{w[1][1]:.2f} "
             f"(latent {w[0]}) vs deepened [{deep[0]}] "
-            f"{d[1][0]:.2f}±{d[1][1]:.2f} "
-            f"(latent {d[0]}): widening better: "
-            f"{verdicts['widening_beats_deepening']}"
+            f"{d[1][0]:.2f}±{d[1][1]:.2f} (latent {d[0]}); gap {gap:.2f} nats "
+            f"(margin {ARCHITECTURE_MARGIN_NATS}): {winner}; not matched in "
+            f"parameters ({wide_params:,} against {deep_params:,})"
         )
     if deep:
         # Q1: the smallest latent must beat the largest by more than the
