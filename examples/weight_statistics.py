@@ -56,8 +56,13 @@ ACCURACY_DROP = 1.0  # percentage points: a change "does not affect results"
 # Training several instances at once.
 
 
-def train_instances(widths, target, args, instances=5, seed=0, rounds=None):
+def train_instances(
+    widths, target, args, instances=5, seed=0, rounds=None, data_seed=None
+):
     """Trains `instances` MLPs full batch; returns the snapshots and losses.
+
+    `seed` seeds the initial weights and, unless `data_seed` is given, the
+    training points too.
 
     Returns a dict with `steps` (records,), `weights` (instances, records,
     params) in each instance's own flat layout, `layers` (per layer: the
@@ -66,7 +71,9 @@ def train_instances(widths, target, args, instances=5, seed=0, rounds=None):
     """
     rounds = rounds or args.rounds
     keras.utils.set_random_seed(seed)
-    x, y = keras_memnets.datasets.piecewise_steps(args.points, seed=seed)
+    x, y = keras_memnets.datasets.piecewise_steps(
+        args.points, seed=seed if data_seed is None else data_seed
+    )
     if target is not None:
         y = target(x)
     model = keras_memnets.models.relu_mlp(widths, instances=instances)
@@ -394,6 +401,8 @@ def ensemble_vs_wide(args, results):
     )
     ens_mse, wide_mse = [], []
     for seed in range(args.seeds):
+        # Both arms of a seed train on the same points (matched data) from
+        # their own initial weights.
         ens = train_instances(
             [8, 8, 8],
             None,
@@ -401,6 +410,7 @@ def ensemble_vs_wide(args, results):
             instances=5,
             seed=10 + seed,
             rounds=args.grid_rounds,
+            data_seed=10 + seed,
         )
         final = ens["weights"][:, -1]
         mean_pred = np.mean(
@@ -414,6 +424,7 @@ def ensemble_vs_wide(args, results):
             instances=1,
             seed=20 + seed,
             rounds=args.grid_rounds,
+            data_seed=10 + seed,
         )
         pred = forward(wide["weights"][0, -1], [20, 20, 20], x_test)
         wide_mse.append(float(np.mean((pred - y_test) ** 2)))
