@@ -393,9 +393,10 @@ class CorrelationNorm(keras.layers.Layer):
 
         The covariance inside the blocks is one batched
         `(blocks, k, N) @ (blocks, N, k)` matmul (plus one small matmul for
-        a partial last block), and its diagonals are the variances. Measured against `k - 1` shifted elementwise
-        products `xc[:, j] * xc[:, j + s]` (issue 13), it was as fast on
-        PyTorch and faster on JAX and TensorFlow's CPU kernels
+        a partial last block), and its diagonals are the variances.
+        Measured against `k - 1` shifted elementwise products
+        `xc[:, j] * xc[:, j + s]` (issue 13), it was as fast on PyTorch and
+        faster on JAX and TensorFlow's CPU kernels
         (`benchmarks/correlation_norm.py`).
         """
         dtype = ops.dtype(x)
