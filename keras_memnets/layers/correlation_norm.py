@@ -413,36 +413,39 @@ class CorrelationNorm(keras.layers.Layer):
         mean_term = ops.mean(ops.square(mu))
         k = d if self.block_size is None else min(self.block_size, d)
         full_blocks, rest = divmod(d, k)
-        # The variances are the diagonals of the block covariances (no
-        # separate square and column sum over the batch, nor their backward
-        # pass: up to 9 % of a training step at widths 1024-4096, and never
-        # slower in same-run comparisons on any backend; issue 13). A
-        # feature in no block of two or more gets its own sum of squares.
-        variances = []
+
+        def blocks_terms(blocks, size):
+            # `blocks` (num_blocks, size, N): the sum of the squared
+            # off-diagonal covariances and the variances (the diagonals).
+            # Taking the variances from the covariances saves a square and a
+            # column sum over the batch and their backward pass: up to 9 % of
+            # a training step at widths 1024-4096, never slower in same-run
+            # comparisons on any backend (issue 13).
+            cov = ops.matmul(blocks, ops.transpose(blocks, (0, 2, 1))) / n
+            off = 1.0 - ops.eye(size, dtype=dtype)
+            variances = ops.diagonal(cov, axis1=1, axis2=2)
+            return ops.sum(ops.square(cov) * off), ops.reshape(variances, (-1,))
+
+        def own_variances(columns):
+            # Features in no block of two or more.
+            return ops.sum(ops.square(columns), axis=0) / n
+
         off_sum = ops.zeros((), dtype)
         if k > 1:
             main = ops.reshape(xc[:, : full_blocks * k], (-1, full_blocks, k))
-            main = ops.transpose(main, (1, 2, 0))
-            cov = ops.matmul(main, ops.transpose(main, (0, 2, 1))) / n
-            off = 1.0 - ops.eye(k, dtype=dtype)
-            off_sum = off_sum + ops.sum(ops.square(cov) * off)
-            variances.append(
-                ops.reshape(ops.diagonal(cov, axis1=1, axis2=2), (-1,))
-            )
-        if rest > 1:
+            off_sum, variance = blocks_terms(ops.transpose(main, (1, 2, 0)), k)
+        else:
+            variance = own_variances(xc)  # `block_size=1`
+        if rest:
             tail = xc[:, full_blocks * k :]
-            cov = ops.matmul(ops.transpose(tail), tail) / n
-            off = 1.0 - ops.eye(rest, dtype=dtype)
-            off_sum = off_sum + ops.sum(ops.square(cov) * off)
-            variances.append(ops.diagonal(cov))
-        covered = (full_blocks * k if k > 1 else 0) + (rest if rest > 1 else 0)
-        if covered < d:
-            # A last feature alone, or every feature with `block_size=1`.
-            own = xc[:, covered:] if covered else xc
-            variances.append(ops.sum(ops.square(own), axis=0) / n)
-        variance = (
-            variances[0] if len(variances) == 1 else ops.concatenate(variances)
-        )
+            if rest > 1:
+                tail_off, tail_variance = blocks_terms(
+                    ops.expand_dims(ops.transpose(tail), 0), rest
+                )
+                off_sum = off_sum + tail_off
+            else:
+                tail_variance = own_variances(tail)
+            variance = ops.concatenate([variance, tail_variance])
         variance_term = ops.mean(ops.square(variance - 1.0))
         num_off = full_blocks * k * (k - 1) + rest * (rest - 1)
         covariance_term = off_sum / float(max(num_off, 1))
