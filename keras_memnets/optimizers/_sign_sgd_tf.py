@@ -14,17 +14,17 @@ JAX compiles the `keras.ops` code itself and PyTorch has `_sign_sgd_torch`.
 
 import tensorflow as tf
 
+from keras_memnets.optimizers.sign_sgd import _signum_direction
+
 
 def _update(variable, momentum, gradient, learning_rate, beta, nesterov):
     if momentum is None:
         direction = gradient
     else:
-        new_momentum = beta * momentum + (1.0 - beta) * gradient
+        new_momentum, direction = _signum_direction(
+            momentum, gradient, beta, nesterov
+        )
         momentum.assign(new_momentum)
-        if nesterov:
-            direction = beta * new_momentum + (1.0 - beta) * gradient
-        else:
-            direction = new_momentum
     variable.assign_sub(learning_rate * tf.sign(direction))
 
 

@@ -464,17 +464,10 @@ class SignSGD(keras.optimizers.Optimizer):
         if self.momentum > 0:
             m = self._momentums[index]
             beta = ops.cast(self.momentum, variable.dtype)
-            new_m = ops.add(
-                ops.multiply(beta, m), ops.multiply(1.0 - beta, gradient)
+            new_m, direction = _signum_direction(
+                m, gradient, beta, self.nesterov
             )
             self.assign(m, new_m)
-            if self.nesterov:
-                direction = ops.add(
-                    ops.multiply(beta, new_m),
-                    ops.multiply(1.0 - beta, gradient),
-                )
-            else:
-                direction = new_m
         else:
             direction = gradient
         self.assign_sub(variable, ops.multiply(lr, ops.sign(direction)))
@@ -559,6 +552,16 @@ def _tf_variable(variable):
     if isinstance(variable, keras.Variable):
         return variable.value
     return variable
+
+
+def _signum_direction(momentum, gradient, beta, nesterov):
+    """Signum's rule: returns `(new_momentum, direction)`, whose sign is
+    the step. Plain arithmetic, so that the `keras.ops` update and
+    TensorFlow's compiled one (`_sign_sgd_tf`) share it."""
+    new_momentum = beta * momentum + (1.0 - beta) * gradient
+    if nesterov:
+        return new_momentum, beta * new_momentum + (1.0 - beta) * gradient
+    return new_momentum, new_momentum
 
 
 def _jax_tracer_type():
