@@ -155,7 +155,7 @@ def main():
     print(
         f"thresholds: saturation = a larger latent gains < "
         f"{SATURATION_NATS} nat; near the floor = excess < {NEAR_FLOOR_NATS} "
-        "nat"
+        f"nat; widen vs deepen differ by > {ARCHITECTURE_MARGIN_NATS} nat"
     )
     print(f"mode {name}: {len(x_train)} training digits, {len(x_val)} held out")
     print(
