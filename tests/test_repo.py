@@ -1,4 +1,5 @@
-"""The repository's promises: README's two commands are the ones CI runs."""
+"""The repository's promises: README's two commands are the ones CI runs,
+the wheel ships what it says, and the extras give ranges."""
 
 import os
 import re
@@ -17,9 +18,17 @@ def _ci_variable(name):
     return match.group(1)
 
 
-def test_readme_opens_with_the_two_commands():
+def test_readme_opens_with_pip_install():
+    """PyPI-first: the README's first command installs the published wheel."""
     readme = _read("README.md")
-    block = re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
+    first = re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
+    assert first.startswith('pip install "keras-memnets['), first
+
+
+def test_readme_development_section_has_the_two_commands():
+    readme = _read("README.md")
+    development = readme[readme.index("\n## Development\n") :]
+    block = re.search(r"```bash\n(.*?)```", development, re.S).group(1)
     commands = [l for l in block.splitlines() if l and not l.startswith("#")]
     assert len(commands) == 2
     demo, tests = commands
@@ -34,9 +43,24 @@ def test_readme_opens_with_the_two_commands():
     assert 'eval "$INSTALL_CMD"' in ci and 'eval "$TEST_CMD"' in ci
 
 
-def test_wheel_ships_the_bundled_data():
+def test_wheel_ships_the_bundled_data_and_py_typed():
     setup = _read("setup.cfg")
     assert "data/mnist10k.npz" in setup and "LICENSE-mnist10k.txt" in setup
+    assert "keras_memnets = py.typed" in setup
+    assert os.path.exists(os.path.join(ROOT, "keras_memnets", "py.typed"))
+
+
+def test_extras_give_ranges_and_only_ci_pins():
+    """Exact pins live in .ci/constraints.txt, never in the extras."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(os.path.join(ROOT, "setup.cfg"))
+    requirements = config["options"]["install_requires"].split()
+    for extra, text in config["options.extras_require"].items():
+        requirements += text.split()
+    pinned = [r for r in requirements if "==" in r]
+    assert not pinned, pinned
 
 
 def test_changelog_has_unreleased_section():
