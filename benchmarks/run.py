@@ -9,14 +9,22 @@ message), collects their payloads, and writes
   load averages before and after;
 - `benchmarks/results/<backend>.md`: one markdown table of every timed
   variant (median with min/max after warm-up), then each benchmark's
-  headline ratios; the documentation page "Benchmarks" includes it.
+  headline ratios;
+- `benchmarks/results/figures/`: the figures of `report.py` (cost against
+  size on log-log axes, ratios against their goals), from every backend's
+  results file.
 
 `--quick` runs small versions (for CI: no threshold is asserted; the exit
 status is non-zero only if a benchmark raised). They are written to
 `*_quick*` files beside the committed results, never over them.
 
+`--render` runs no benchmark: it rewrites every backend's markdown table
+and the figures from the results files. The documentation's Benchmarks
+page builds its tables and figures from the same files (`report.py`).
+
     KERAS_BACKEND=jax python benchmarks/run.py [--quick] [--only NAME ...]
     KERAS_BACKEND=jax python -m benchmarks [--quick]
+    python benchmarks/run.py --render
 """
 
 import argparse
@@ -34,10 +42,11 @@ sys.path.insert(0, ROOT)
 import keras  # noqa: E402
 
 from benchmarks import machine  # noqa: E402
+from benchmarks import report  # noqa: E402
 from benchmarks import timing  # noqa: E402
 
 # Modules of the package that are not benchmarks.
-HELPERS = {"machine", "reference", "run", "timing", "__main__"}
+HELPERS = {"machine", "reference", "report", "run", "timing", "__main__"}
 
 
 def benchmark_names():
@@ -50,72 +59,23 @@ def benchmark_names():
     )
 
 
-def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+# The tables' rows come from `report`, shared with the documentation.
+_headline = report.headline
+_rows = report.timed_rows
 
 
-# Payload entries that describe the setup rather than a result.
-_SETUP = {
-    "batch",
-    "batch_size",
-    "count_params",
-    "cpus",
-    "example",
-    "hidden_units",
-    "input_dim",
-    "latent_dim",
-    "n",
-    "parameters",
-    "quick",
-    "repeats",
-    "sizes",
-    "units",
-    "warmup",
-}
+_ms = report.ms
 
 
-def _headline(payload, prefix=""):
-    """Scalar results of a payload (ratios, goals, verdicts), flattened.
-
-    Nested dicts give dotted keys (`goals.signsgd_vs_sgd.ratio`); timing
-    summaries (dicts with `median_s`, listed in the first table) and setup
-    entries are left out.
-    """
-    out = {}
-    for key, value in payload.items():
-        if key in _SETUP:
-            continue
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            if "median_s" not in value:
-                out.update(_headline(value, f"{name}."))
-        elif _number(value) or isinstance(value, bool):
-            out[name] = value
-    return out
-
-
-def _rows(results):
-    """`(variant, summary)` pairs of a payload's `results`, nested or flat."""
-    if not isinstance(results, dict):
-        return []
-    rows = []
-    for name, value in results.items():
-        if isinstance(value, dict) and "median_s" in value:
-            rows.append((str(name), value))
-        elif isinstance(value, dict):
-            rows += [(f"{name} / {n}", v) for n, v in _rows(value)]
-    return rows
-
-
-def _ms(seconds):
-    return f"{seconds * 1e3:.3g}"
-
-
-def markdown(backend, payloads, skipped, failed, load):
+def markdown(
+    backend, payloads, skipped, failed, load, keras_version=None, cpus=None
+):
     """The results as a markdown table (one row per timed variant)."""
+    keras_version = keras_version or keras.__version__
+    cpus = cpus or os.cpu_count()
     lines = [
-        f"Backend `{backend}`, Keras {keras.__version__}, "
-        f"{os.cpu_count()} CPUs; load average before/after "
+        f"Backend `{backend}`, Keras {keras_version}, "
+        f"{cpus} CPUs; load average before/after "
         f"{load['before']} / {load['after']} (a shared machine: compare "
         "variants of one run, not runs).",
         "",
@@ -123,7 +83,7 @@ def markdown(backend, payloads, skipped, failed, load):
         "|---|---|---:|---:|---:|---:|",
     ]
     for name, payload in payloads.items():
-        for variant, s in _rows(payload.get("results")):
+        for variant, s in report.timings(payload):
             lines.append(
                 f"| {name} | {variant} | {_ms(s['median_s'])} | "
                 f"{_ms(s['min_s'])} | {_ms(s['max_s'])} | {s['n']} |"
@@ -131,7 +91,7 @@ def markdown(backend, payloads, skipped, failed, load):
     lines += ["", "| benchmark | quantity | value |", "|---|---|---:|"]
     for name, payload in payloads.items():
         for key, value in _headline(payload).items():
-            text = f"{value:.3g}" if isinstance(value, float) else str(value)
+            text = report.value_text(value)
             lines.append(f"| {name} | {key} | {text} |")
     for name, why in skipped.items():
         lines.append(f"| {name} | skipped | {why} |")
@@ -141,10 +101,16 @@ def markdown(backend, payloads, skipped, failed, load):
 
 
 def render(backend):
-    """Rewrites `<backend>.md` from `<backend>.json` (no benchmark runs)."""
+    """Rewrites `<backend>.md` from `<backend>.json` (no benchmark runs).
+
+    The Keras version and CPU count are the run's (from its files), not
+    this machine's.
+    """
     json_path = os.path.join(timing.RESULTS_DIR, f"{backend}.json")
     with open(json_path) as f:
         summary = json.load(f)
+    _, rows = report.environment({backend: summary}, timing.RESULTS_DIR)
+    _, keras_version, cpus, _, _ = rows[0]
     md_path = os.path.join(timing.RESULTS_DIR, f"{backend}.md")
     with open(md_path, "w") as f:
         f.write(
@@ -158,9 +124,26 @@ def render(backend):
                 },
                 summary["failed"],
                 summary["loadavg"],
+                keras_version=keras_version,
+                cpus=cpus,
             )
         )
     return md_path
+
+
+def figures_dir():
+    return os.path.join(timing.RESULTS_DIR, "figures")
+
+
+def render_all():
+    """Every backend's markdown table and the figures, from the results
+    files (no benchmark runs). Returns the paths written."""
+    paths = [
+        render(backend)
+        for backend in report.BACKENDS
+        if os.path.exists(os.path.join(timing.RESULTS_DIR, f"{backend}.json"))
+    ]
+    return paths + report.render(timing.RESULTS_DIR, figures_dir())
 
 
 def run_all(quick=False, only=None):
@@ -206,6 +189,8 @@ def run_all(quick=False, only=None):
             recorded = {**kept, **payloads}
     summary = {
         "backend": backend,
+        "keras": keras.__version__,
+        "cpus": os.cpu_count(),
         "quick": quick,
         "loadavg": load,
         "benchmarks": recorded,
@@ -218,6 +203,12 @@ def run_all(quick=False, only=None):
     with open(md_path, "w") as f:
         f.write(markdown(backend, recorded, skipped, failed, load))
     print(f"wrote {json_path} and {md_path}")
+    if not quick:
+        try:
+            written = report.render(timing.RESULTS_DIR, figures_dir())
+            print(f"wrote {len(written)} figures to {figures_dir()}")
+        except ImportError as error:  # matplotlib is optional here
+            print(f"no figures ({error}); `pip install matplotlib`")
     return payloads, skipped, failed
 
 
@@ -232,11 +223,13 @@ def main(argv=None):
     parser.add_argument(
         "--render",
         action="store_true",
-        help="only rewrite results/<backend>.md from results/<backend>.json",
+        help="run nothing: rewrite every results/<backend>.md and the "
+        "figures in results/figures/ from the results files",
     )
     args = parser.parse_args(argv)
     if args.render:
-        print(f"wrote {render(keras.backend.backend())}")
+        for path in render_all():
+            print(f"wrote {os.path.relpath(path)}")
         return 0
     _, _, failed = run_all(quick=args.quick, only=args.only)
     return 1 if failed else 0

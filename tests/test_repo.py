@@ -63,6 +63,20 @@ def test_extras_give_ranges_and_only_ci_pins():
     assert not pinned, pinned
 
 
+def test_installation_page_lists_every_extra():
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(os.path.join(ROOT, "setup.cfg"))
+    page = _read("docs", "installation.rst")
+    missing = [
+        extra
+        for extra in config["options.extras_require"]
+        if f"   * - ``{extra}``" not in page
+    ]
+    assert not missing, f"docs/installation.rst does not list {missing}"
+
+
 def test_changelog_has_unreleased_section():
     assert "## [Unreleased]" in _read("CHANGELOG.md")
 
