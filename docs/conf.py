@@ -19,7 +19,8 @@ from sphinx.util.docutils import SphinxDirective
 DOCS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(DOCS)
 sys.path.insert(0, ROOT)
-os.environ.setdefault("KERAS_BACKEND", "numpy")
+# The docs extra installs jax (Keras' numpy backend imports it as well).
+os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras_memnets  # noqa: E402

@@ -72,7 +72,7 @@ def test_installation_page_lists_every_extra():
     missing = [
         extra
         for extra in config["options.extras_require"]
-        if f"   * - ``{extra}``" not in page
+        if f"\n``{extra}``\n    " not in page
     ]
     assert not missing, f"docs/installation.rst does not list {missing}"
 
