@@ -57,7 +57,7 @@ napoleon_custom_sections = [
 autodoc_default_options = {
     "members": True,
     "member-order": "bysource",
-    "show-inheritance": False,
+    "show-inheritance": True,
 }
 autodoc_typehints = "description"
 autodoc_inherit_docstrings = False
@@ -360,7 +360,25 @@ class BenchmarkResults(SphinxDirective):
         return lines
 
 
+def _public_bases(app, name, obj, options, bases):
+    """Shows a private base class (`_SelectionMetric`) as its public
+    ancestors (`keras.metrics.Metric`): users cannot look the private one
+    up."""
+
+    def public(cls):
+        if getattr(cls, "__name__", "").startswith("_"):
+            return [b for base in cls.__bases__ for b in public(base)]
+        return [cls]
+
+    found = []
+    for base in bases:
+        found += [b for b in public(base) if b not in found]
+    # A private mixin's own base, `object`, says nothing beside the others.
+    bases[:] = [b for b in found if b is not object] or [object]
+
+
 def setup(app):
+    app.connect("autodoc-process-bases", _public_bases)
     app.add_directive("benchmark-results", BenchmarkResults)
     app.connect("autodoc-process-docstring", _data_docstring)
     app.connect("config-inited", _write_api_pages)
