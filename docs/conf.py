@@ -198,6 +198,11 @@ def _write_api_pages(app, config):
     for sub in subpackages:
         expected.add(f"{sub}.rst")
         module = getattr(keras_memnets, sub)
+        if not isinstance(getattr(module, "__all__", None), (list, tuple)):
+            raise RuntimeError(
+                f"keras_memnets.{sub} has no `__all__`: the API reference "
+                "lists each subpackage's `__all__`."
+            )
         expected.update(f"keras_memnets.{sub}.{n}.rst" for n in module.__all__)
         _write(os.path.join(API_DIR, f"{sub}.rst"), _package_page(sub))
     _write(
