@@ -89,3 +89,15 @@ def test_readme_python_snippet_runs(tmp_path, monkeypatch):
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
     assert (tmp_path / "memory.keras").exists()
+
+
+def test_docs_index_snippet_runs(monkeypatch, tmp_path):
+    """The landing page's snippet builds and compiles as written."""
+    page = _read("docs", "index.rst")
+    match = re.search(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", page)
+    assert match, "docs/index.rst has no python snippet"
+    code = "\n".join(line[3:] for line in match.group(1).splitlines())
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "docs_index"}
+    exec(compile(code, "docs/index.rst", "exec"), namespace)
+    assert namespace["model"].optimizer is not None
