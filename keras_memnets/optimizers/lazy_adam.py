@@ -413,7 +413,7 @@ class LazyAdam(keras.optimizers.Adam):
                 rows.append(ids)
             else:
                 rows.append(None)
-            gradients.append(gradient.to(variable.value.dtype))
+            gradients.append(ops.cast(gradient, variable.dtype))
             values.append(variable.value)
             decayed.append(self._decays(variable))
             m, v, v_hat = self._moments(variable)
