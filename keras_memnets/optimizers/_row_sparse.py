@@ -4,14 +4,16 @@ A table read by gather (an embedding, a memory's values) gets a gradient in
 which only the rows read are nonzero. TensorFlow represents it as a
 `tf.IndexedSlices`; PyTorch as a sparse COO tensor when the read is
 `torch.nn.functional.embedding(..., sparse=True)`; JAX always materialises
-the dense array. This module holds every backend branch of that story:
+the dense array (a custom JAX training step may pass a `BCOO`). This module
+holds every backend branch of that story:
 
 - `sparse_take(table_variable, indices)`, the read that layers call: it
   marks the variable as a table read by rows (`is_table`), and reads it so
   that its gradient is row-sparse where the backend can say so;
 - `is_row_sparse`, `coalesce`, `nonzero_rows`, `check_rows`,
-  `rows_and_values`, `with_values`: what `LazyAdam` asks of a row-sparse
-  gradient (duplicate rows summed, row ids in range);
+  `rows_and_values`, `with_values`, `read_rows`, `write_rows`: what
+  `LazyAdam` asks of a row-sparse gradient (duplicate rows summed, row ids
+  in range) and of the variables it updates row by row;
 - `torch_adam_step`: Adam on PyTorch with `torch._foreach_*` kernels (the
   kernels of Keras' own PyTorch Adam, so that a dense gradient gets its
   arithmetic exactly), with the rows of row-sparse gradients gathered into
@@ -51,8 +53,10 @@ def sparse_take(table_variable, indices):
     index counting from the end), but the gradient of the table comes out
     row-sparse wherever the backend can represent that:
 
-    - TensorFlow: `ops.take` itself; the gradient of a gather is a
-      `tf.IndexedSlices` holding one row per index read.
+    - TensorFlow: a gather from the resource variable itself, whose
+      gradient is a `tf.IndexedSlices` holding one row per index read.
+      (`ops.take` first reads the whole variable into a tensor; while that
+      tensor lives, an in-place update of the variable copies the table.)
     - PyTorch: `torch.nn.functional.embedding(..., sparse=True)`, so that
       `variable.value.grad` is a sparse COO tensor (one row per index read,
       uncoalesced), when the table is trained by a `LazyAdam` (outside a
@@ -83,8 +87,19 @@ def sparse_take(table_variable, indices):
     indices = ops.convert_to_tensor(indices)
     if not keras.backend.is_int_dtype(indices.dtype):
         indices = ops.cast(indices, "int32")
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        # TensorFlow: `tf.gather` on the `tf.Variable` is a ResourceGather,
+        # which reads only the rows (an autocast read is a cast tensor,
+        # gathered as such).
+        import tensorflow as tf
+
+        table = table_variable.value
+        rows = tf.shape(table, out_type=indices.dtype)[0]
+        indices = tf.where(indices < 0, indices + rows, indices)
+        return tf.gather(table, indices)
     if (
-        keras.config.backend() == "torch"
+        backend == "torch"
         and getattr(table_variable, _SPARSE_GRADIENT, False)
         and len(table_variable.shape) == 2
     ):
@@ -113,8 +128,15 @@ def is_row_sparse(gradient):
         import torch
 
         return isinstance(gradient, torch.Tensor) and gradient.is_sparse
-    # JAX: gradients of Keras' training steps are dense arrays.
-    return False
+    # JAX: Keras' training steps make dense arrays; a custom step may pass
+    # a BCOO whose only sparse axis is the first (rows of values).
+    from jax.experimental import sparse
+
+    return (
+        isinstance(gradient, sparse.BCOO)
+        and gradient.n_batch == 0
+        and gradient.n_sparse == 1
+    )
 
 
 def coalesce(gradient):
@@ -136,6 +158,11 @@ def coalesce(gradient):
             gradient.values, position, tf.shape(rows)[0]
         )
         return tf.IndexedSlices(values, rows, gradient.dense_shape)
+    if keras.config.backend() == "jax":
+        # JAX: static shapes, so the summed rows keep the count of entries;
+        # the unused entries get the id `rows` (out of range), which
+        # `read_rows` and `write_rows` skip.
+        return gradient.sum_duplicates(nse=gradient.nse)
     # PyTorch: coalescing sorts the ids and sums duplicates; it is a no-op
     # on a gradient that is coalesced already.
     if gradient.sparse_dim() != 1:
@@ -173,18 +200,26 @@ def nonzero_rows(gradient):
 def rows_and_values(gradient):
     """`(rows, values)` of a row-sparse gradient: the row ids (1-D) and
     their gradients `(len(rows),) + variable.shape[1:]`."""
-    if keras.config.backend() == "tensorflow":
+    backend = keras.config.backend()
+    if backend == "tensorflow":
         return gradient.indices, gradient.values
+    if backend == "jax":
+        return gradient.indices[:, 0], gradient.data
     # PyTorch: a hybrid sparse tensor with one sparse axis.
     return gradient.indices()[0], gradient.values()
 
 
 def with_values(gradient, values):
     """The row-sparse `gradient` with its values replaced (same rows)."""
-    if keras.config.backend() == "tensorflow":
+    backend = keras.config.backend()
+    if backend == "tensorflow":
         import tensorflow as tf
 
         return tf.IndexedSlices(values, gradient.indices, gradient.dense_shape)
+    if backend == "jax":
+        from jax.experimental import sparse
+
+        return sparse.BCOO((values, gradient.indices), shape=gradient.shape)
     import torch
 
     return torch.sparse_coo_tensor(
@@ -227,7 +262,8 @@ def check_rows(owner, gradient, variable):
         f"{owner}: the row-sparse gradient of variable `{name}` has row "
         f"ids outside [0, {num_rows})"
     )
-    if keras.config.backend() == "tensorflow":
+    backend = keras.config.backend()
+    if backend == "tensorflow":
         import tensorflow as tf
 
         if not tf.executing_eagerly():
@@ -237,12 +273,55 @@ def check_rows(owner, gradient, variable):
                 rows, tf.cast(num_rows, rows.dtype), message=message
             )
             return
+    if backend == "jax":
+        import jax
+
+        if isinstance(rows, jax.core.Tracer):
+            # JAX under `jit`: the ids are not known, and a compiled JAX
+            # function cannot raise; ids out of range are skipped by the
+            # row reads and writes (JAX's "fill" and "drop" modes).
+            return
     if rows.shape[0] == 0:
         return
     low = int(ops.convert_to_numpy(ops.min(rows)))
     high = int(ops.convert_to_numpy(ops.max(rows)))
     if low < 0 or high >= num_rows:
         raise ValueError(f"{message}, got {low if low < 0 else high}.")
+
+
+def read_rows(variable, rows):
+    """The rows `rows` of a Keras variable (TensorFlow: also of a
+    `tf.Variable`), reading nothing else (TensorFlow, JAX)."""
+    if keras.config.backend() == "tensorflow":
+        # TensorFlow: a ResourceGather from the variable.
+        import tensorflow as tf
+
+        return tf.gather(_tf_variable(variable), rows)
+    # JAX: an id out of range (a padding entry) reads zeros.
+    return variable.value.at[rows].get(mode="fill", fill_value=0)
+
+
+def write_rows(optimizer, variable, rows, values):
+    """Writes the rows `rows` of a variable through `optimizer.assign`,
+    writing nothing else (TensorFlow, JAX)."""
+    if keras.config.backend() == "tensorflow":
+        # TensorFlow: Keras' TensorFlow optimizer turns an IndexedSlices
+        # assignment into an in-place scatter of the rows.
+        import tensorflow as tf
+
+        optimizer.assign(variable, tf.IndexedSlices(values, rows))
+        return
+    # JAX: a functional scatter; under `jit` with the state donated (as in
+    # Keras' training steps) XLA writes the rows in place. An id out of
+    # range (a padding entry) is dropped.
+    optimizer.assign(variable, variable.value.at[rows].set(values, mode="drop"))
+
+
+def _tf_variable(variable):
+    """The `tf.Variable` behind a Keras variable (a `tf.Variable` as is)."""
+    if isinstance(variable, keras.Variable):
+        return variable.value
+    return variable
 
 
 def torch_adam_step(

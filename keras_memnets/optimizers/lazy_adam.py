@@ -266,9 +266,10 @@ class LazyAdam(keras.optimizers.Adam):
             return
         gradient = self._rows(gradient, variable)
         if _row_sparse.is_row_sparse(gradient):
-            # TensorFlow: a `tf.IndexedSlices` gradient, or the nonzero
-            # rows of a table's dense gradient.
-            self._tf_rows_update_step(gradient, variable, learning_rate)
+            # TensorFlow: a `tf.IndexedSlices` gradient, or the nonzero rows
+            # of a table's dense gradient. JAX: a row-sparse BCOO gradient
+            # (from a custom training step).
+            self._rows_update_step(gradient, variable, learning_rate)
         elif backend == "jax" and self._is_table(variable):
             # JAX: a table's gradient is dense; its all-zero rows were not
             # read (shapes are static, so the update is a masked one).
@@ -342,25 +343,21 @@ class LazyAdam(keras.optimizers.Adam):
         )
         return m, v, v_hat, step
 
-    def _tf_rows_update_step(self, gradient, variable, learning_rate):
-        import tensorflow as tf
-
-        rows = gradient.indices
+    def _rows_update_step(self, gradient, variable, learning_rate):
+        """Adam on the rows of a coalesced row-sparse gradient: the rows of
+        the variable and its moments are read, updated and written back;
+        no other row is read or written."""
+        rows, values = _row_sparse.rows_and_values(gradient)
         dtype = variable.dtype
-        values = tf.cast(gradient.values, dtype)
+        values = ops.cast(values, dtype)
         m, v, v_hat = self._moments(variable)
 
         def read(var):
-            # A gather from the resource variable reads only these rows.
-            return tf.gather(_tf_variable(var), rows)
+            return _row_sparse.read_rows(var, rows)
 
-        def rows_of(value):
-            return tf.IndexedSlices(value, rows, gradient.dense_shape)
+        def write(var, value):
+            _row_sparse.write_rows(self, var, rows, value)
 
-        if self._decays(variable):
-            lr = ops.cast(learning_rate, dtype)
-            wd = ops.cast(self.weight_decay, dtype)
-            self.assign_sub(variable, rows_of(read(variable) * wd * lr))
         new_m, new_v, new_v_hat, step = self._adam_rule(
             values,
             read(m),
@@ -368,11 +365,16 @@ class LazyAdam(keras.optimizers.Adam):
             None if v_hat is None else read(v_hat),
             self._alpha(learning_rate, dtype),
         )
-        self.assign(m, rows_of(new_m))
-        self.assign(v, rows_of(new_v))
+        new_rows = read(variable)
+        if self._decays(variable):
+            lr = ops.cast(learning_rate, dtype)
+            wd = ops.cast(self.weight_decay, dtype)
+            new_rows = new_rows - new_rows * wd * lr
+        write(m, new_m)
+        write(v, new_v)
         if v_hat is not None:
-            self.assign(v_hat, rows_of(new_v_hat))
-        self.assign_sub(variable, rows_of(step))
+            write(v_hat, new_v_hat)
+        write(variable, new_rows - step)
 
     def _jax_update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
@@ -442,13 +444,6 @@ class LazyAdam(keras.optimizers.Adam):
             self.beta_2,
             self.epsilon,
         )
-
-
-def _tf_variable(variable):
-    """The `tf.Variable` behind a Keras variable (a `tf.Variable` as is)."""
-    if isinstance(variable, keras.Variable):
-        return variable.value
-    return variable
 
 
 def _finite_non_negative(value, argument):
