@@ -14,63 +14,59 @@ from keras_memnets.utils.validation import number_in_range
 class LazyAdam(keras.optimizers.Adam):
     """Adam that updates only the rows of a table that a step read.
 
-    A table read by gather (`keras.layers.Embedding`, a memory's values)
-    receives a gradient in which only the rows read are nonzero. Adam would
-    still decay both moments of every row and move every row by its
-    momentum, so a step costs the whole table. LazyAdam, as the former
-    `tfa.optimizers.LazyAdam`, updates only the rows present in a row-sparse
-    gradient: for those rows, with their gradient `g` summed over duplicate
-    row ids,
+    A table read by gather (an embedding, a memory's values) gets a
+    gradient in which only the rows read are nonzero, but Adam still decays
+    both moments of every row and moves every row on its momentum, so a
+    step costs the whole table. LazyAdam, as the former
+    `tfa.optimizers.LazyAdam`, updates only the rows present in a
+    row-sparse gradient. For those rows, with their gradient `g` summed
+    over repeated row ids, `m <- m + (g - m) * (1 - beta_1)`,
+    `v <- v + (g**2 - v) * (1 - beta_2)` and
+    `w <- w - alpha * m / (sqrt(v) + epsilon)`, with
+    `alpha = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)` and `t`
+    the global step (`iterations + 1`), as in Keras' `Adam`. The other rows
+    of the variable and of its moments are neither read nor written: they
+    stay bit-identical, and the update costs the rows read. A row's moments
+    decay only in the steps that read it, which is where LazyAdam departs
+    from Adam.
 
-    ```
-    m <- m + (g - m) * (1 - beta_1)
-    v <- v + (g**2 - v) * (1 - beta_2)
-    w <- w - alpha * m / (sqrt(v) + epsilon)
-    ```
+    A dense gradient gets exactly Keras' `Adam`, with the same arguments
+    (`amsgrad` included), except for a table's (below). What arrives
+    row-sparse depends on the backend:
 
-    with `alpha = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)` and
-    `t` the global step (`iterations + 1`), as Keras' `Adam`. The other rows
-    of the variable and of its moments are neither read nor written, so they
-    stay bit-identical, and a step costs the rows read. Because a row's
-    moments only decay in the steps that read it, this differs from Adam for
-    rows read irregularly, as tfa's LazyAdam did.
+    - TensorFlow: any gather's gradient, a `tf.IndexedSlices` (Keras'
+      `Embedding` included). The rows of the variable and both moments are
+      updated by in-place scatters.
+    - PyTorch: a sparse COO gradient, as
+      `torch.nn.functional.embedding(..., sparse=True)` makes; keras_memnets'
+      memory layers read their tables that way when a LazyAdam trains them
+      (Keras' own layers read densely). Rows are updated with
+      `index_select` / `index_copy_`.
+    - JAX: gradients are dense arrays. A custom training step may pass a
+      `jax.experimental.sparse.BCOO` whose only sparse axis is the first.
 
-    A dense gradient gets exactly Keras' `Adam`, with the same
-    hyper-parameters (`amsgrad` included). What is row-sparse depends on
-    the backend:
+    A variable that keras_memnets' memory layers read by gather is marked
+    as a table; its dense gradient (always, on JAX; on PyTorch under a
+    `LossScaleOptimizer`, which cannot take sparse gradients) counts the
+    rows whose gradient is exactly zero as not read, and leaves them with
+    their moments. That update still costs the whole table, and unlike
+    tfa's LazyAdam it also leaves a row that was read but got an exactly
+    zero gradient.
 
-    - TensorFlow: a `tf.IndexedSlices` gradient, which any gather produces
-      (`keras.layers.Embedding`, `keras.ops.take` on a variable). The rows
-      are updated with in-place scatters of the variable and both moments.
-    - PyTorch: a sparse COO gradient, which
-      `torch.nn.functional.embedding(..., sparse=True)` produces (Keras'
-      own layers read densely; keras_memnets' memory layers read this way).
-      The rows are updated with `index_select` / `index_copy_`.
-    - JAX: gradients are always dense arrays of the table's shape, so a
-      row whose gradient is exactly zero is treated as not read, on every
-      variable. This matches TensorFlow and PyTorch for gathered tables,
-      except for a row that was read but got an exactly zero gradient
-      (tfa's LazyAdam updates it), and it differs from Adam for any
-      variable with an all-zero gradient row (a Dense kernel whose input
-      feature was zero in the whole batch stays as it is, its moments
-      included). The step still costs the whole table: the dense gradient,
-      and a pass over the variable and both moments.
-
-    Weight decay (`weight_decay`) is decoupled, as in Keras:
-    `w <- w - learning_rate * weight_decay * w` before the step, but only
-    on the rows updated (every row of a dense gradient; on JAX the rows
-    with a nonzero gradient). Gradient clipping (`clipnorm`, `clipvalue`,
-    `global_clipnorm`) applies to the gradient with its duplicate rows
-    summed, so a norm is the norm of the dense gradient. With
-    `gradient_accumulation_steps` the gradients are summed into dense
-    accumulators, so the accumulated step is dense (Adam); `use_ema`
-    updates the average of every row.
+    Weight decay (`weight_decay`) is Keras' decoupled decay,
+    `w <- w - learning_rate * weight_decay * w` before the step, applied
+    only to the rows updated. Gradient clipping (`clipnorm`, `clipvalue`,
+    `global_clipnorm`) sees the gradient with its repeated rows summed, so
+    a norm is the dense gradient's. With `gradient_accumulation_steps` the
+    gradients are summed into dense accumulators and the accumulated step
+    is Adam's; `use_ema` averages every row.
 
     Row ids of a row-sparse gradient outside `[0, rows)`, or rows of the
-    wrong shape, raise a `ValueError` before anything is written. Inside a
-    compiled TensorFlow step (`fit`), the id check is an assertion that
-    fails the step with `tf.errors.InvalidArgumentError` (naming
-    `LazyAdam` and the variable) before any row is written.
+    wrong shape, raise a `ValueError` naming `LazyAdam` and the variable,
+    before anything is written. Inside a compiled TensorFlow step (`fit`)
+    the id check is an assertion that fails the step with
+    `tf.errors.InvalidArgumentError` before any row is written; inside
+    `jax.jit` ids cannot be checked and an id out of range is skipped.
 
     Args:
         learning_rate: float, `keras.optimizers.schedules.LearningRateSchedule`

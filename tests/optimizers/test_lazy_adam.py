@@ -655,3 +655,12 @@ def test_row_sparse_helpers_leave_dense_gradients_alone():
     g = ops.convert_to_tensor(np.ones((3, 2), "float32"))
     assert not _row_sparse.is_row_sparse(g)
     assert _row_sparse.coalesce(g) is g
+
+
+def test_memory_at_scale_guide_runs():
+    from tests.test_guides import run_guide
+
+    namespace, _ = run_guide("memory_at_scale.rst")
+    model = namespace["model"]
+    assert isinstance(model.optimizer, LazyAdam)
+    assert np.isfinite(model.history.history["loss"][-1])
