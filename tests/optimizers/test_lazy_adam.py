@@ -101,17 +101,32 @@ def lazy_adam_reference(
 
 
 def _sparse_problem(seed=0, rows=12, dim=3, steps=4):
-    """Steps reading few rows each, with repeated row ids; rows 10 and 11
-    are never read."""
+    """Steps reading four ids each, some repeated; rows 3, 6, 10 and 11 are
+    never read."""
     rng = np.random.default_rng(seed)
     weights = rng.standard_normal((rows, dim)).astype("float32")
-    schedule = [[0, 1, 1, 4], [2, 4, 4, 4], [0, 5, 9], [1, 1, 7, 8, 3]]
+    schedule = [[0, 1, 1, 4], [2, 4, 4, 4], [0, 5, 9, 9], [1, 1, 7, 8]]
     sparse_steps = []
     for ids in schedule[:steps]:
         sparse_steps.append(
             (ids, rng.standard_normal((len(ids), dim)).astype("float32"))
         )
     return weights, sparse_steps
+
+
+def _modes(names):
+    """Parameters for `names`; on JAX only the first, since every new shape
+    of an eager BCOO update compiles its small ops anew (seconds each)."""
+    return [
+        pytest.param(
+            name,
+            marks=pytest.mark.skipif(
+                BACKEND == "jax" and i > 0,
+                reason="the same row update runs on TensorFlow",
+            ),
+        )
+        for i, name in enumerate(names)
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -193,7 +208,7 @@ def test_fit_of_a_dense_model_gives_keras_adam_bit_for_bit():
     ):
         model = _dense_model(0)
         model.compile(optimizer=optimizer, loss="mse")
-        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        model.fit(x, y, batch_size=8, shuffle=False, verbose=0)
         results.append(model.get_weights() + _numpy(optimizer.variables))
     for expected, got in zip(*results):
         np.testing.assert_array_equal(got, expected)
@@ -209,7 +224,7 @@ SPARSE_MODES = {
 }
 
 
-@pytest.mark.parametrize("mode", list(SPARSE_MODES))
+@pytest.mark.parametrize("mode", _modes(SPARSE_MODES))
 def test_row_sparse_gradients_update_only_their_rows(mode):
     kwargs = SPARSE_MODES[mode]
     weights, steps = _sparse_problem()
@@ -226,11 +241,12 @@ def test_row_sparse_gradients_update_only_their_rows(mode):
     np.testing.assert_allclose(got, expected_w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(m, expected_m, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(v, expected_v, rtol=1e-5, atol=1e-9)
-    # Rows 10 and 11 were never read: bit-identical, moments untouched
-    # (weight decay included).
-    np.testing.assert_array_equal(got[10:], weights[10:])
-    np.testing.assert_array_equal(m[10:], 0.0)
-    np.testing.assert_array_equal(v[10:], 0.0)
+    # Rows never read: bit-identical, moments untouched (weight decay
+    # included).
+    never = [3, 6, 10, 11]
+    np.testing.assert_array_equal(got[never], weights[never])
+    np.testing.assert_array_equal(m[never], 0.0)
+    np.testing.assert_array_equal(v[never], 0.0)
     assert int(ops.convert_to_numpy(optimizer.iterations)) == len(steps)
 
 
@@ -247,23 +263,24 @@ def test_rows_not_read_in_a_step_keep_weights_and_moments():
     after = ops.convert_to_numpy(w)
     m_after, v_after = _moments(optimizer, w)
     other = np.setdiff1d(np.arange(12), rows)
+    rows = np.unique(rows)
     np.testing.assert_array_equal(after[other], before[other])
     np.testing.assert_array_equal(m_after[other], m_before[other])
     np.testing.assert_array_equal(v_after[other], v_before[other])
     assert np.all(np.abs(after[rows] - before[rows]) > 0)
 
 
-@pytest.mark.parametrize("mode", ["default", "amsgrad", "weight_decay"])
+@pytest.mark.parametrize("mode", _modes(SPARSE_MODES))
 def test_a_row_sparse_gradient_of_every_row_gives_keras_adam(mode):
-    kwargs = dict(DENSE_MODES.get(mode, {}), **SPARSE_MODES[mode])
+    kwargs = SPARSE_MODES[mode]
     rng = np.random.default_rng(4)
-    start = rng.standard_normal((6, 3)).astype("float32")
+    start = rng.standard_normal((3, 3)).astype("float32")
     grads = []
     for _ in range(3):
-        # Every row at least once, shuffled, some twice.
-        rows = rng.permutation(np.concatenate([np.arange(6), [1, 4, 4]]))
+        # Every row at least once, shuffled, one twice.
+        rows = rng.permutation([0, 1, 2, rng.integers(3)])
         values = rng.standard_normal((len(rows), 3)).astype("float32")
-        grads.append(_row_sparse_gradient(rows, values, (6, 3)))
+        grads.append(_row_sparse_gradient(rows, values, (3, 3)))
     lazy_w = keras.Variable(start, name="table")
     adam_w = keras.Variable(start, name="table")
     lazy = LazyAdam(0.01, **kwargs)
@@ -278,18 +295,21 @@ def test_a_row_sparse_gradient_of_every_row_gives_keras_adam(mode):
         np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize(
-    "kwargs",
-    [dict(clipnorm=0.5), dict(global_clipnorm=0.5), dict(clipvalue=0.3)],
-    ids=["clipnorm", "global_clipnorm", "clipvalue"],
-)
-def test_clipping_sees_duplicate_rows_summed(kwargs):
+CLIPPING = {
+    "clipnorm": dict(clipnorm=0.5),
+    "global_clipnorm": dict(global_clipnorm=0.5),
+    "clipvalue": dict(clipvalue=0.3),
+}
+
+
+@pytest.mark.parametrize("mode", _modes(CLIPPING))
+def test_clipping_sees_duplicate_rows_summed(mode):
+    kwargs = CLIPPING[mode]
     # Rows 1 and 3 appear twice; clipping the unsummed values would give
     # another norm and other clipped values.
-    rows = [1, 3, 1, 3, 0]
+    rows = [1, 3, 1, 3]
     values = np.array(
-        [[0.4, -0.2], [0.3, 0.3], [0.4, -0.2], [0.3, 0.3], [-0.1, 0.2]],
-        "float32",
+        [[0.4, -0.2], [0.3, 0.3], [0.4, -0.2], [0.3, 0.3]], "float32"
     )
     start = np.ones((5, 2), "float32")
     lazy_w = keras.Variable(start, name="table")
@@ -306,8 +326,8 @@ def test_clipping_sees_duplicate_rows_summed(kwargs):
     )
     got = ops.convert_to_numpy(lazy_w)
     expected = ops.convert_to_numpy(adam_w)
-    np.testing.assert_allclose(got[[0, 1, 3]], expected[[0, 1, 3]], rtol=1e-6)
-    np.testing.assert_array_equal(got[[2, 4]], start[[2, 4]])
+    np.testing.assert_allclose(got[[1, 3]], expected[[1, 3]], rtol=1e-6)
+    np.testing.assert_array_equal(got[[0, 2, 4]], start[[0, 2, 4]])
     np.testing.assert_allclose(
         ops.convert_to_numpy(bias_lazy), ops.convert_to_numpy(bias_adam)
     )
@@ -321,8 +341,8 @@ def test_row_ids_out_of_range_raise_before_any_write(bad_row):
     optimizer = LazyAdam(learning_rate=0.05)
     optimizer.build([w, bias])
     state = _state(optimizer)
-    values = np.ones((2, 3), "float32")
-    gradient = _row_sparse_gradient([0, bad_row], values, (13, 3))
+    values = np.ones((4, 3), "float32")
+    gradient = _row_sparse_gradient([0, bad_row, 1, 2], values, (13, 3))
     with pytest.raises(ValueError, match=r"LazyAdam.*`table`.*\[0, 12\)"):
         optimizer.apply(
             [ops.convert_to_tensor(np.ones(3, "float32")), gradient],
