@@ -27,6 +27,8 @@ optimizer takes sparse gradients (`allow_sparse_gradient`, set by
 second mark the read stays dense.
 """
 
+import weakref
+
 import keras
 from keras import ops
 
@@ -39,10 +41,23 @@ def is_table(variable):
     return getattr(variable, _TABLE, False)
 
 
-def allow_sparse_gradient(variable, allow):
-    """Lets (or stops) `sparse_take` give `variable` a sparse gradient on
-    PyTorch (the other backends ignore it)."""
-    setattr(variable, _SPARSE_GRADIENT, bool(allow))
+def allow_sparse_gradient(variable, optimizer):
+    """Lets `sparse_take` give `variable` a sparse gradient on PyTorch
+    while `optimizer` exists (`None`: stops it; other backends ignore it).
+
+    The mark holds a weak reference, so that a model compiled again with
+    another optimizer gets dense gradients once the old one is gone.
+    """
+    setattr(
+        variable,
+        _SPARSE_GRADIENT,
+        None if optimizer is None else weakref.ref(optimizer),
+    )
+
+
+def _sparse_gradient_allowed(variable):
+    owner = getattr(variable, _SPARSE_GRADIENT, None)
+    return owner is not None and owner() is not None
 
 
 def sparse_take(table_variable, indices):
@@ -100,7 +115,7 @@ def sparse_take(table_variable, indices):
         return tf.gather(table, indices)
     if (
         backend == "torch"
-        and getattr(table_variable, _SPARSE_GRADIENT, False)
+        and _sparse_gradient_allowed(table_variable)
         and len(table_variable.shape) == 2
     ):
         # PyTorch: an embedding read with `sparse=True` makes autograd

@@ -209,10 +209,10 @@ class LazyAdam(keras.optimizers.Adam):
             # PyTorch: tables read by `sparse_take` get sparse gradients
             # from now on, unless a LossScaleOptimizer, which cannot check
             # sparse gradients, sees them first.
+            wrapped = getattr(self, "_in_loss_scale_optimizer", False)
             for variable in variables:
                 _row_sparse.allow_sparse_gradient(
-                    variable,
-                    not getattr(self, "_in_loss_scale_optimizer", False),
+                    variable, None if wrapped else self
                 )
 
     @property
@@ -227,7 +227,7 @@ class LazyAdam(keras.optimizers.Adam):
             self._in_loss_scale_optimizer = True
             if self.built:
                 for variable in self._trainable_variables:
-                    _row_sparse.allow_sparse_gradient(variable, False)
+                    _row_sparse.allow_sparse_gradient(variable, None)
         self._loss_scale_factor = value
 
     def _backend_apply_gradients(self, grads, trainable_variables):

@@ -492,11 +492,14 @@ def test_sparse_take_gradient_is_sparse_on_torch_once_lazy_adam_owns_it():
 
     dense = gradient()  # no optimizer that takes sparse gradients yet
     assert not dense.is_sparse
-    LazyAdam().build([table])
+    optimizer = LazyAdam()
+    optimizer.build([table])
     sparse = gradient()
     assert sparse.is_sparse
     np.testing.assert_array_equal(sparse.to_dense().numpy(), dense.numpy())
     np.testing.assert_array_equal(sparse.coalesce().indices().numpy(), [[1, 3]])
+    del optimizer  # gone, as after compiling again with another one
+    assert not gradient().is_sparse
 
 
 @keras.saving.register_keras_serializable(package="test_lazy_adam")
