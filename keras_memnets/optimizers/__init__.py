@@ -1,5 +1,6 @@
 """Public optimizers of keras_memnets."""
 
 from keras_memnets.optimizers.sign_sgd import SignSGD
+from keras_memnets.optimizers.skip_non_finite import SkipNonFiniteOptimizer
 
-__all__ = ["SignSGD"]
+__all__ = ["SignSGD", "SkipNonFiniteOptimizer"]
