@@ -158,8 +158,14 @@ class SkipsNonFiniteSteps(keras.optimizers.Optimizer):
             return super().stateless_apply(
                 optimizer_variables, grads, trainable_variables
             )
-        optimizer_variables = list(optimizer_variables)
-        trainable_variables = list(trainable_variables)
+        # Values, also where a caller passes variables (as
+        # `LossScaleOptimizer.stateless_apply` does inside its scope).
+        optimizer_variables = [
+            ops.convert_to_tensor(v) for v in optimizer_variables
+        ]
+        trainable_variables = [
+            ops.convert_to_tensor(v) for v in trainable_variables
+        ]
         if len(optimizer_variables) != len(self.variables):
             raise ValueError(
                 f"{self.__class__.__name__}: `optimizer_variables` must hold "
@@ -216,10 +222,10 @@ class SkipNonFiniteOptimizer(SkipsNonFiniteSteps):
     ...     keras.optimizers.SGD(learning_rate=0.1)
     ... )
     >>> w = keras.Variable(np.array([1.0, 1.0], "float32"))
-    >>> optimizer.apply([np.array([np.nan, 2.0], "float32")], [w])
+    >>> optimizer.apply([keras.ops.array([np.nan, 2.0])], [w])
     >>> keras.ops.convert_to_numpy(w)
     array([1., 1.], dtype=float32)
-    >>> optimizer.apply([np.array([1.0, 2.0], "float32")], [w])
+    >>> optimizer.apply([keras.ops.array([1.0, 2.0])], [w])
     >>> keras.ops.convert_to_numpy(w)
     array([0.9, 0.8], dtype=float32)
     >>> int(keras.ops.convert_to_numpy(optimizer.skipped_steps))
