@@ -178,8 +178,8 @@ class SignSGD(SkipsNonFiniteSteps):
         self._sign_step(variable, momentum, gradient, lr)
 
     def _sign_step(self, variable, momentum, gradient, learning_rate):
-        # SignSGD's (`momentum` is None) or Signum's step of one variable.
-        # Plain arithmetic, so that TensorFlow's class can compile it.
+        # SignSGD's (`momentum` is None) or Signum's step of one variable;
+        # TensorFlow's class runs it XLA-compiled for large variables.
         direction = gradient
         if momentum is not None:
             beta = ops.cast(self.momentum, variable.dtype)

@@ -98,8 +98,10 @@ class SkipsNonFiniteSteps(keras.optimizers.Optimizer):
             or tf.__internal__.distribute.strategy_supports_no_merge_call()
         ):
             # One `tf.cond` (a Python `if` in eager mode). Under a strategy
-            # without merge calls (collective all-reduce) the flag is
-            # all-reduced first, so that every replica takes the same branch.
+            # without merge calls (collective all-reduce; TensorFlow's
+            # `tf.__internal__` test, as `LossScaleOptimizer._tf_apply` uses
+            # it) the flag is all-reduced first, so that every replica takes
+            # the same branch.
             ops.cond(
                 _all_finite(grads),
                 lambda: self._take_step(grads, trainable_variables),
