@@ -1,6 +1,5 @@
 """SignSGD, Signum, EF-SignSGD and signSGD with majority vote."""
 
-import functools
 import math
 
 import keras
@@ -88,7 +87,7 @@ class SignSGD(SkipsNonFiniteSteps):
             # As Keras' `TorchOptimizer.__new__` maps `Adam` to its torch
             # class (keras/src/backend/torch/optimizers/torch_optimizer.py):
             # the same rules with the backend's fused update.
-            cls = _backend_class(keras.config.backend())
+            cls = _BackendSignSGD
         return super().__new__(cls)
 
     def __init__(
@@ -238,34 +237,33 @@ class SignSGD(SkipsNonFiniteSteps):
         return config
 
 
-@functools.cache
-def _backend_class(backend):
-    """The class `SignSGD(...)` makes on `backend`.
-
-    TensorFlow and PyTorch get the same rules with their fused update mixed
-    in; JAX compiles the `keras.ops` update itself. Only `SignSGD` itself is
-    mapped: a subclass keeps the `keras.ops` update.
-    """
-    if backend == "tensorflow":
-        from keras_memnets.optimizers._sign_sgd_tf import CompiledSignStep
-
-        fused = CompiledSignStep
-    elif backend == "torch":
-        from keras_memnets.optimizers._sign_sgd_torch import ForeachSignUpdate
-
-        fused = ForeachSignUpdate
-    else:
-        return SignSGD
-    cls = type(
-        "SignSGD",
-        (fused, SignSGD),
-        {"__module__": SignSGD.__module__, "__doc__": SignSGD.__doc__},
+# The class that `SignSGD(...)` makes: on TensorFlow and PyTorch the same
+# rules with the backend's fused update mixed in; JAX compiles the
+# `keras.ops` update itself. Only `SignSGD` itself is mapped: a subclass
+# keeps the `keras.ops` update.
+if keras.config.backend() == "tensorflow":
+    from keras_memnets.optimizers._sign_sgd_tf import CompiledSignStep as _Fused
+elif keras.config.backend() == "torch":
+    from keras_memnets.optimizers._sign_sgd_torch import (
+        ForeachSignUpdate as _Fused,
     )
-    # Saved as `keras_memnets>SignSGD`, which loads `SignSGD` (and so this
-    # backend's class, or another backend's) again.
-    keras.saving.register_keras_serializable(PACKAGE, "SignSGD")(cls)
+else:
+    _Fused = None
+
+if _Fused is None:
+    _BackendSignSGD = SignSGD
+else:
+
+    class _BackendSignSGD(_Fused, SignSGD):
+        __doc__ = SignSGD.__doc__
+
+    # Saved as `keras_memnets>SignSGD` (class name "SignSGD"), which loads
+    # `SignSGD`, and so this backend's class or another backend's, again.
+    _BackendSignSGD.__name__ = "SignSGD"
+    keras.saving.register_keras_serializable(PACKAGE, "SignSGD")(
+        _BackendSignSGD
+    )
     register(SignSGD)
-    return cls
 
 
 def _non_negative(value, argument):

@@ -1,6 +1,7 @@
 """SignSGD against an independent numpy reference, on the current backend."""
 
 import os
+import pickle
 import tempfile
 
 import keras
@@ -600,6 +601,10 @@ def test_backend_class_is_picked_and_saved_as_sign_sgd():
     restored = keras.saving.deserialize_keras_object(serialized)
     assert type(restored) is type(optimizer)
     assert restored.get_config() == optimizer.get_config()
+    # Pickling (Keras pickles through its saving code) finds the class too.
+    unpickled = pickle.loads(pickle.dumps(optimizer))
+    assert type(unpickled) is type(optimizer)
+    assert unpickled.get_config() == optimizer.get_config()
 
 
 _LOAD_SCRIPT = """
