@@ -39,30 +39,6 @@ class SkipsNonFiniteSteps(keras.optimizers.Optimizer):
         """
         return getattr(self, "_skipped_steps", None)
 
-    def _built_variables(self):
-        # The model variables `build` saw, in order. Keras keeps them in
-        # `BaseOptimizer._trainable_variables` (set in `build`, read by
-        # `stateless_apply` and by `LossScaleOptimizer`); a copy in an
-        # attribute of ours would be tracked as optimizer variables.
-        return self._trainable_variables
-
-    def _take_step(self, grads, trainable_variables=None):
-        return super().apply(grads, trainable_variables)
-
-    def _take_stateless_step(
-        self, optimizer_variables, grads, trainable_variables
-    ):
-        # Keras' `stateless_apply`, around `_take_step` instead of `apply`.
-        model_variables = self._built_variables()
-        mapping = list(zip(model_variables, trainable_variables))
-        mapping += list(zip(self.variables, optimizer_variables))
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            self._take_step(grads)
-        return (
-            [scope.get_current_value(v) for v in model_variables],
-            [scope.get_current_value(v) for v in self.variables],
-        )
-
     def apply(self, grads, trainable_variables=None):
         grads = list(grads)
         if not self.built and trainable_variables is not None:
@@ -193,6 +169,31 @@ class SkipsNonFiniteSteps(keras.optimizers.Optimizer):
             ]
 
         return ops.cond(_all_finite(grads), step, skip)
+
+    def _built_variables(self):
+        # The model variables `build` saw, in order. Keras keeps them in
+        # `BaseOptimizer._trainable_variables` (set in `build`, read by
+        # `stateless_apply`: keras/src/optimizers/base_optimizer.py; read by
+        # `LossScaleOptimizer` too); a copy in an attribute of ours would be
+        # tracked as optimizer variables.
+        return self._trainable_variables
+
+    def _take_step(self, grads, trainable_variables=None):
+        return super().apply(grads, trainable_variables)
+
+    def _take_stateless_step(
+        self, optimizer_variables, grads, trainable_variables
+    ):
+        # Keras' `stateless_apply`, around `_take_step` instead of `apply`.
+        model_variables = self._built_variables()
+        mapping = list(zip(model_variables, trainable_variables))
+        mapping += list(zip(self.variables, optimizer_variables))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            self._take_step(grads)
+        return (
+            [scope.get_current_value(v) for v in model_variables],
+            [scope.get_current_value(v) for v in self.variables],
+        )
 
 
 @register
