@@ -231,9 +231,14 @@ class ProductKeyMemory(keras.layers.Layer):
             weights = ops.ones_like(scores)
         else:
             weights = ops.softmax(scores, axis=-1)
-        rows = ops.take(self.values, indices, axis=0)
-        output = ops.einsum("nhk,nhkv->nv", ops.cast(weights, rows.dtype), rows)
-        output = ops.cast(output, self.compute_dtype)
+        # Each vector's heads * top_k rows, summed with their weights as one
+        # batched (1, heads * top_k) x (heads * top_k, value_dim) product.
+        rows = _num_vectors(inputs)
+        indices = ops.reshape(indices, (rows, self.heads * self.top_k))
+        weights = ops.reshape(weights, (rows, 1, self.heads * self.top_k))
+        values = ops.take(self.values, indices, axis=0)
+        output = ops.matmul(ops.cast(weights, values.dtype), values)
+        output = ops.cast(output[:, 0], self.compute_dtype)
         return _unflatten(output, inputs, (self.value_dim,))
 
     def lookup(self, inputs, training=False):
