@@ -311,7 +311,13 @@ class ProductKeyMemory(keras.layers.Layer):
         return {**super().get_config(), **config}
 
     def _prepare(self, method, inputs):
-        """Builds the layer if needed and checks `inputs` for a method."""
+        """`inputs` as a tensor, with the layer built for them."""
+        if isinstance(inputs, keras.KerasTensor):
+            raise ValueError(
+                f"{type(self).__name__}.{method}: `inputs` must be data (an "
+                "array or a tensor), not a symbolic `keras.Input`; call it "
+                "on data, or inside another layer's `call`."
+            )
         if not ops.is_tensor(inputs):
             inputs = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
         if not self.built:

@@ -151,11 +151,24 @@ def test_search_and_output_inside_compiled_fit_and_predict():
     np.testing.assert_allclose(
         _np(layer.query_normalization.moving_mean), 0.01 * q.mean(0), atol=1e-6
     )
-    # Compiled inference reads with the updated moving statistics.
+    # Compiled inference reads with the updated moving statistics, and
+    # `lookup` called inside another layer's `call` finds the true top k.
     w = _weights(layer)
     np.testing.assert_allclose(
         model.predict(x, verbose=0), _output(layer, w, x), atol=1e-5
     )
+
+    class Lookup(keras.layers.Layer):
+        def call(self, inputs):
+            scores, indices = layer.lookup(inputs)
+            return scores, keras.ops.cast(indices, "float32")
+
+    scores, indices = keras.Model(inputs, Lookup()(inputs)).predict(
+        x, verbose=0
+    )
+    ref_scores, ref_indices = _top_k(_full_scores(layer, w, x), 5)
+    np.testing.assert_array_equal(indices.reshape(-1, 3, 5), ref_indices)
+    np.testing.assert_allclose(scores.reshape(-1, 3, 5), ref_scores, atol=1e-5)
 
 
 def test_default_initializers_follow_the_paper():
@@ -358,6 +371,8 @@ def test_bad_input_shapes_name_the_layer():
         layer(_inputs((2, 4)))
     with pytest.raises(ValueError, match="last axis of `inputs` must be 5"):
         layer.lookup(_inputs((2, 4)))
+    with pytest.raises(ValueError, match=r"ProductKeyMemory.lookup: `input"):
+        layer.lookup(keras.Input((5,)))
 
 
 # ---------------------------------------------------------------------------
