@@ -231,14 +231,8 @@ class ProductKeyMemory(keras.layers.Layer):
             weights = ops.ones_like(scores)
         else:
             weights = ops.softmax(scores, axis=-1)
-        # Each vector's heads * top_k rows, summed with their weights as one
-        # batched (1, heads * top_k) x (heads * top_k, value_dim) product.
-        rows = _num_vectors(inputs)
-        indices = ops.reshape(indices, (rows, self.heads * self.top_k))
-        weights = ops.reshape(weights, (rows, 1, self.heads * self.top_k))
-        values = ops.take(self.values, indices, axis=0)
-        output = ops.matmul(ops.cast(weights, values.dtype), values)
-        output = ops.cast(output[:, 0], self.compute_dtype)
+        output = self._read(indices, weights, _num_vectors(inputs))
+        output = ops.cast(output, self.compute_dtype)
         return _unflatten(output, inputs, (self.value_dim,))
 
     def lookup(self, inputs, training=False):
@@ -351,6 +345,19 @@ class ProductKeyMemory(keras.layers.Layer):
     def _search(self, inputs, training, mask):
         query, keys = self._queries_and_keys(inputs, training, mask)
         return product_top_k(query, keys, self.top_k)
+
+    def _read(self, indices, weights, rows):
+        """`(n, value_dim)`: each vector's rows of `values`, weighted, summed.
+
+        The table is only gathered: `indices` and `weights` are
+        `(n, heads, top_k)`, and the weighted sum over the `heads * top_k`
+        rows of a vector is one batched `(1, heads * top_k)` by
+        `(heads * top_k, value_dim)` product.
+        """
+        indices = ops.reshape(indices, (rows, self.heads * self.top_k))
+        weights = ops.reshape(weights, (rows, 1, self.heads * self.top_k))
+        values = ops.take(self.values, indices, axis=0)
+        return ops.matmul(ops.cast(weights, values.dtype), values)[:, 0]
 
     def _normalize(self, query, training, mask):
         norm = self.query_normalization
