@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from keras_memnets.layers import ProductKeyMemory
+from keras_memnets.layers._product_keys import product_top_k
 
 BACKEND = keras.backend.backend()
 
@@ -96,7 +97,6 @@ def test_lookup_is_the_true_top_k_of_the_full_scores(query_norm, top_k):
     x = _inputs((4, 3, 5))
     layer(x)
     # Trained-looking normalisation state, so that it is not the identity.
-    w = _weights(layer)
     if query_norm == "batch":
         layer.query_normalization.moving_mean.assign(
             np.linspace(-0.5, 0.5, 18).astype("float32")
@@ -104,7 +104,7 @@ def test_lookup_is_the_true_top_k_of_the_full_scores(query_norm, top_k):
         layer.query_normalization.moving_variance.assign(
             np.linspace(0.5, 2.0, 18).astype("float32")
         )
-        w = _weights(layer)
+    w = _weights(layer)
     full = _full_scores(layer, w, x)
     np.testing.assert_allclose(
         _np(layer.full_scores(x)).reshape(full.shape), full, atol=1e-5
@@ -120,6 +120,25 @@ def test_lookup_is_the_true_top_k_of_the_full_scores(query_norm, top_k):
     np.testing.assert_allclose(
         _np(scores).reshape(ref_scores.shape), ref_scores, atol=1e-5
     )
+
+
+@pytest.mark.parametrize("top_k", [2, 10])
+def test_product_search_on_many_random_queries(top_k):
+    rng = np.random.default_rng(top_k)
+    query = rng.normal(size=(300, 2, 2, 3)).astype("float32")
+    keys = rng.normal(size=(2, 2, 10, 3)).astype("float32")
+    scores, indices = product_top_k(
+        keras.ops.convert_to_tensor(query),
+        keras.ops.convert_to_tensor(keys),
+        top_k,
+    )
+    half = np.einsum("nhpd,hpkd->nhpk", query, keys)
+    full = (half[:, :, 0, :, None] + half[:, :, 1, None, :]).reshape(
+        300, 2, 100
+    )
+    ref_scores, ref_indices = _top_k(full, top_k)
+    np.testing.assert_array_equal(_np(indices), ref_indices)
+    np.testing.assert_allclose(_np(scores), ref_scores, atol=1e-5)
 
 
 @pytest.mark.parametrize("training", [False, True])
