@@ -21,10 +21,10 @@ def relu_mlp(
 ):
     """Builds an MLP: `Dense` + activation per width, then a linear `Dense`.
 
-    With `widths=[8, 8, 8]` and scalar input and output this is the research
-    note's "RRnet" (`Dense(8) → ReLU → Dense(8) → ReLU → Dense(8) → ReLU →
-    Dense(1)`, 169 weights). Kernels are Glorot-uniform and biases zero,
-    Keras' `Dense` defaults.
+    With `widths=[8, 8, 8]` and scalar input and output this is
+    `Dense(8) → ReLU → Dense(8) → ReLU → Dense(8) → ReLU → Dense(1)`, 169
+    weights. Kernels are Glorot-uniform and biases zero, Keras' `Dense`
+    defaults.
 
     With `instances=k`, the model holds `k` independent copies of that MLP
     computed as one vectorised model (each layer an `EinsumDense` whose
@@ -34,8 +34,7 @@ def relu_mlp(
     instances axis (e.g. `mse` times `k`, or any loss with the default
     mean, since Adam is invariant to a constant gradient scale up to its
     `epsilon`), each instance follows exactly its own full-batch
-    trajectory, and one compiled step trains all of them; the guide
-    `docs/guides/weight_statistics.rst` measures the speed-up.
+    trajectory, and one compiled step trains all of them.
 
     Args:
         widths: list of ints. Hidden layer widths (may be empty).
@@ -62,7 +61,8 @@ def relu_mlp(
     (845, (None, 5, 1))
 
     Reference:
-        The guide `docs/guides/weight_statistics.rst`.
+        The guide *Weight statistics over training* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
     if isinstance(widths, (int, str)) or not hasattr(widths, "__iter__"):
         raise TypeError(
