@@ -84,6 +84,18 @@ def _monitor_model(callback, x, rng):
     return model, x, {"memory": y, "informed": y}
 
 
+def _softmax_regularized_model(regularizer, x, rng):
+    """A softmax layer with `regularizer` on its output (OneMax needs
+    probability rows)."""
+    inputs = keras.Input(shape=x.shape[1:])
+    outputs = keras.layers.Dense(
+        4, activation="softmax", activity_regularizer=regularizer
+    )(inputs)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="mse")
+    return model, x, rng.random((len(x), 4)).astype("float32")
+
+
 CASES = [
     # --- issue 4: SignSGD ---
     Case(SignSGD, "optimizer", dict(learning_rate=0.01), id="sign"),
@@ -252,7 +264,12 @@ CASES = [
     Case(
         losses.OneMaxLoss, "loss", y_pred_shape=(4,), pred_activation="softmax"
     ),
-    Case(regularizers.OneMax, "regularizer", dict(weight=0.1)),
+    Case(
+        regularizers.OneMax,
+        "regularizer",
+        dict(weight=0.1),
+        build=_softmax_regularized_model,
+    ),
     # --- issues 9 and 12: memory-layer API ---
     Case(
         regularizers.LoadBalance,

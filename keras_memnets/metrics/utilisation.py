@@ -212,10 +212,7 @@ class SelectionPerplexity(_SelectionMetric):
         return ops.where(self.count > 0, perplexity, 0.0)
 
     def get_config(self):
-        config = super().get_config()
-        if self.normalize is not None:
-            config["normalize"] = self.normalize
-        return config
+        return {**super().get_config(), "normalize": self.normalize}
 
 
 @register
