@@ -9,6 +9,7 @@ from keras_memnets.models.autoencoder import check_relu_placement
 from keras_memnets.utils.validation import int_in_range
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import one_of
+from keras_memnets.utils.validation import positive_int_list
 
 
 def bce_floor(targets, per_example=False):
@@ -215,14 +216,8 @@ def model_dimension_search(
         max_latent_dim = int_in_range(
             max_latent_dim, "max_latent_dim", owner, low=1
         )
-    sizes = [
-        int_in_range(v, "encoder_sizes", owner, low=1) for v in encoder_sizes
-    ]
-    if len(sizes) < 2:
-        raise ValueError(
-            f"{owner}: `encoder_sizes` must hold the input size and at least "
-            f"one hidden width, got {sizes}."
-        )
+    # The input size and at least one hidden width.
+    sizes = positive_int_list(encoder_sizes, "encoder_sizes", owner, 2)
     latent = int(latent_dim)
     cache = {}
     trace = []

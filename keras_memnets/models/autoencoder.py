@@ -7,6 +7,7 @@ from keras_memnets.utils.validation import deprecated_value
 from keras_memnets.utils.validation import get_activation
 from keras_memnets.utils.validation import one_of
 from keras_memnets.utils.validation import positive_int
+from keras_memnets.utils.validation import positive_int_list
 
 PLACEMENTS = ("linear_after_code", "symmetric")
 # Former names of the placements, accepted with a DeprecationWarning.
@@ -97,10 +98,10 @@ def autoencoder(
         https://keras-memnets.readthedocs.io/.
     """
     owner = "autoencoder"
-    encoder_sizes = _sizes(encoder_sizes, "encoder_sizes")
+    encoder_sizes = positive_int_list(encoder_sizes, "encoder_sizes", owner)
     if decoder_sizes is None:
         decoder_sizes = list(reversed(encoder_sizes))
-    decoder_sizes = _sizes(decoder_sizes, "decoder_sizes")
+    decoder_sizes = positive_int_list(decoder_sizes, "decoder_sizes", owner)
     latent_dim = positive_int(latent_dim, "latent_dim", owner)
     relu_placement = check_relu_placement(relu_placement, owner)
     use_bias = boolean(use_bias, "use_bias", owner)
@@ -125,17 +126,3 @@ def autoencoder(
             units, activation=act, use_bias=use_bias, name=f"decoder_{i}"
         )(h)
     return keras.Model(inputs, h, name=name)
-
-
-def _sizes(sizes, argument):
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
-        raise TypeError(
-            f"autoencoder: `{argument}` must be a list of positive ints, "
-            f"got {sizes!r}."
-        )
-    sizes = [positive_int(v, argument, "autoencoder") for v in sizes]
-    if not sizes:
-        raise ValueError(
-            f"autoencoder: `{argument}` must not be empty, got {sizes!r}."
-        )
-    return sizes

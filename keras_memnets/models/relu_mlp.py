@@ -7,6 +7,7 @@ import keras
 
 from keras_memnets.utils.validation import get_activation
 from keras_memnets.utils.validation import positive_int
+from keras_memnets.utils.validation import positive_int_list
 
 OWNER = "relu_mlp"
 
@@ -64,12 +65,7 @@ def relu_mlp(
         The guide *Weight statistics over training* on the docs site,
         https://keras-memnets.readthedocs.io/.
     """
-    if isinstance(widths, (int, str)) or not hasattr(widths, "__iter__"):
-        raise TypeError(
-            f"{OWNER}: `widths` must be a list of positive ints, got "
-            f"{widths!r}."
-        )
-    widths = [positive_int(w, "widths", OWNER) for w in widths]
+    widths = positive_int_list(widths, "widths", OWNER, min_length=0)
     input_dim = positive_int(input_dim, "input_dim", OWNER)
     output_dim = positive_int(output_dim, "output_dim", OWNER)
     if instances is not None:

@@ -14,6 +14,7 @@ from keras_memnets.utils.validation import int_in_range
 from keras_memnets.utils.validation import non_negative_int
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
+from keras_memnets.utils.validation import positive_int_list
 from keras_memnets.utils.validation import string
 
 OWNER = "capacity_tuner"
@@ -43,21 +44,6 @@ def _list(values, argument):
             f"{OWNER}: `{argument}` must be a non-empty list, got []."
         )
     return values
-
-
-def _sizes(sizes):
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
-        raise TypeError(
-            f"{OWNER}: `encoder_sizes` must hold lists of positive ints, got "
-            f"{sizes!r}."
-        )
-    sizes = [positive_int(v, "encoder_sizes", OWNER) for v in sizes]
-    if len(sizes) < 2:
-        raise ValueError(
-            f"{OWNER}: each entry of `encoder_sizes` must hold the input size "
-            f"and at least one hidden width, got {sizes}."
-        )
-    return sizes
 
 
 def capacity_tuner(
@@ -133,7 +119,9 @@ def capacity_tuner(
         machines).
     """
     names = [
-        architecture_name(_sizes(sizes))
+        architecture_name(
+            positive_int_list(sizes, "encoder_sizes", OWNER, min_length=2)
+        )
         for sizes in _list(encoder_sizes, "encoder_sizes")
     ]
     latent_dims = [

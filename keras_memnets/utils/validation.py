@@ -113,6 +113,43 @@ def int_in_range(value, argument, owner, low=None, high=None):
     return int(value)
 
 
+def positive_int_list(value, argument, owner, min_length=1):
+    """Returns `value` as a list of ints if it is a sequence of positive ints.
+
+    Args:
+        value: a list, tuple or array of Python or numpy integers.
+        argument: str. The argument's name.
+        owner: str. The class or function that takes the argument.
+        min_length: int. The fewest entries allowed.
+
+    Returns:
+        A list of `int`.
+
+    Raises:
+        TypeError: if `value` is not a sequence of integers.
+        ValueError: if an entry is below 1 or there are too few entries.
+    """
+    expected = (
+        "a list of positive ints"
+        if min_length <= 1
+        else f"a list of at least {min_length} positive ints"
+    )
+    if (
+        isinstance(value, (str, bytes, dict))
+        or not hasattr(value, "__iter__")
+        or not all(_is_int(v) for v in value)
+    ):
+        raise TypeError(
+            f"{owner}: `{argument}` must be {expected}, got {value!r}."
+        )
+    values = [int(v) for v in value]
+    if len(values) < min_length or any(v < 1 for v in values):
+        raise ValueError(
+            f"{owner}: `{argument}` must be {expected}, got {values}."
+        )
+    return values
+
+
 def number_in_range(
     value,
     argument,
@@ -338,7 +375,10 @@ def check_values(condition, message, value=None):
       instead, which `fit` logs and `keras.callbacks.TerminateOnNaN`
       stops on.
     - Inside a JAX trace (a compiled `fit` step): the step fails with a
-      `JaxRuntimeError` whose text ends with `ValueError: message`.
+      `JaxRuntimeError` whose text ends with `ValueError: message`. (Keras'
+      JAX trainer, like for any error in a step, keeps the variables of
+      the last good step, but loses them when the *first* step of a `fit`
+      call fails: rebuild or reload the model then.)
     - On a symbolic `keras.KerasTensor` or a PyTorch "meta" tensor (shapes
       being inferred): nothing is checked.
 

@@ -128,7 +128,7 @@ def test_search_bad_arguments():
         model_dimension_search(3)
     with pytest.raises(ValueError, match="grow"):
         model_dimension_search(lambda sizes, latent: 0.0, grow="sideways")
-    with pytest.raises(ValueError, match="hidden width"):
+    with pytest.raises(ValueError, match="at least 2 positive ints"):
         model_dimension_search(lambda sizes, latent: 0.0, encoder_sizes=[784])
     with pytest.raises(ValueError, match="`latent_growth` must be an int >= 2"):
         model_dimension_search(lambda sizes, latent: 0.0, latent_growth=1)

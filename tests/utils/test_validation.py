@@ -17,6 +17,7 @@ from keras_memnets.utils.validation import non_negative_int
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import one_of
 from keras_memnets.utils.validation import positive_int
+from keras_memnets.utils.validation import positive_int_list
 from keras_memnets.utils.validation import string
 
 
@@ -184,3 +185,16 @@ def test_check_values_fails_a_compiled_function():
     else:
         with pytest.raises(ValueError, match=re.escape(MESSAGE)):
             _checked(bad)
+
+
+def test_positive_int_list():
+    assert positive_int_list(np.array([3, 2]), "sizes", "B") == [3, 2]
+    assert positive_int_list([], "widths", "B", min_length=0) == []
+    with pytest.raises(TypeError, match="B: `sizes` must be a list of"):
+        positive_int_list("32", "sizes", "B")
+    with pytest.raises(TypeError, match="B: `sizes`"):
+        positive_int_list([3, 2.0], "sizes", "B")
+    with pytest.raises(ValueError, match="at least 2 positive ints, got"):
+        positive_int_list([3], "sizes", "B", min_length=2)
+    with pytest.raises(ValueError, match=r"got \[3, 0\]"):
+        positive_int_list([3, 0], "sizes", "B")
