@@ -254,9 +254,9 @@ def main():
     )
     print(
         f"verdict 1: the loss {where} (the note's model dimension "
-        f"{note_dim}; the linear-after-code decoder is linear up to the sigmoid, "
-        f"so the rank of its logits is capped at {hidden}); saturation within "
-        f"a factor 2 of {note_dim}: "
+        f"{note_dim}; the linear-after-code decoder is linear up to the "
+        f"sigmoid, so the rank of its logits is capped at {hidden}); "
+        f"saturation within a factor 2 of {note_dim}: "
         f"{verdicts['saturation_near_model_dimension']}"
     )
 
