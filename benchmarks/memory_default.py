@@ -230,6 +230,8 @@ VARIANTS = {
     "balance0.03": {"load_balance": 0.03},
     "balance0.1": {"load_balance": 0.1},
     "balance1": {"load_balance": 1.0},
+    "entropy0.01": {"load_balance": 0.01, "balance_mode": "entropy"},
+    "entropy0.1": {"load_balance": 0.1, "balance_mode": "entropy"},
     # (e) selector parametrisations.
     "temperature10": {"selector_temperature": 10.0},
     "row_norm_t2": {"selector_norm": "row", "selector_temperature": 2.0},
@@ -246,16 +248,19 @@ def combine(*names, **extra):
     return config
 
 
-def build_model(config, memory_size, hidden_units, output_activation):
+def build_model(
+    config, memory_size, hidden_units, output_activation, informed=True
+):
     """The `memory_decoder` graph with a `CandidateMemoryLayer`."""
     config = dict(config)
     stddev = config.pop("memory_stddev", 0.05)
     mean = config.pop("memory_mean", 0.0)
     weight = config.pop("load_balance", 0.0)
+    mode = config.pop("balance_mode", "switch")
     memory_activation = config.pop("memory_activation", "sigmoid")
     regularizer = None
     if weight:
-        regularizer = keras_memnets.regularizers.LoadBalance(weight)
+        regularizer = keras_memnets.regularizers.LoadBalance(weight, mode)
     inputs = keras.Input((6,), name="features")
     memory_output, selection = CandidateMemoryLayer(
         784,
@@ -268,6 +273,9 @@ def build_model(config, memory_size, hidden_units, output_activation):
         name="memory_layer",
         **config,
     )(inputs)
+    memory_output = keras.layers.Identity(name="memory")(memory_output)
+    if not informed:
+        return keras.Model(inputs, {"memory": memory_output})
     informed_output = keras_memnets.layers.MemoryInformedLayer(
         784,
         memory_size,
@@ -276,7 +284,7 @@ def build_model(config, memory_size, hidden_units, output_activation):
         name="informed_layer",
     )([inputs, selection])
     outputs = {
-        "memory": keras.layers.Identity(name="memory")(memory_output),
+        "memory": memory_output,
         "informed": keras.layers.Identity(name="informed")(informed_output),
     }
     return keras.Model(inputs, outputs)
@@ -310,6 +318,7 @@ def load_data(n_train=5000, n_val=1000):
 def evaluate(model, features, targets, memory_size):
     layer = model.get_layer("memory_layer")
     outputs = model.predict(features, batch_size=500, verbose=0)
+    outputs.setdefault("informed", np.full_like(targets, np.nan))
     selection = np.concatenate(
         [
             keras.ops.convert_to_numpy(
@@ -327,10 +336,7 @@ def evaluate(model, features, targets, memory_size):
         "live_slots": int(np.sum(share >= 0.1 / memory_size)),
         "perplexity": float(np.exp(-np.sum(mean * np.log(mean + 1e-12)))),
         "mean_max": float(selection.max(-1).mean()),
-        "finite": bool(
-            np.all(np.isfinite(outputs["memory"]))
-            and np.all(np.isfinite(outputs["informed"]))
-        ),
+        "finite": bool(np.all(np.isfinite(outputs["memory"]))),
     }
 
 
@@ -338,16 +344,25 @@ def train_one(config, seed, data, args):
     (x_train, x_val, x_test), (f_train, f_val, f_test) = data
     keras.utils.set_random_seed(seed)
     model = build_model(
-        config, args.memory_size, args.hidden_units, args.output_activation
+        config,
+        args.memory_size,
+        args.hidden_units,
+        args.output_activation,
+        informed=not args.memory_only,
     )
-    model.compile(
-        keras.optimizers.Adam(), loss={"memory": "mse", "informed": "mse"}
-    )
+    targets = {"memory": x_train, "informed": x_train}
+    if args.memory_only:
+        del targets["informed"]
+    if args.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(args.learning_rate or 0.001)
+    else:
+        optimizer = keras.optimizers.SGD(args.learning_rate or 0.01)
+    model.compile(optimizer, loss={k: "mse" for k in targets})
     timer = StepTimer()
     start = time.perf_counter()
     model.fit(
         f_train,
-        {"memory": x_train, "informed": x_train},
+        targets,
         batch_size=64,
         epochs=args.epochs,
         verbose=0,
@@ -365,6 +380,38 @@ def train_one(config, seed, data, args):
     }
 
 
+def time_steps(names, data, args, rounds=40):
+    """Median ms of one training step per variant, interleaved."""
+    (x_train, _, _), (f_train, _, _) = data
+    models = {}
+    for name in names:
+        keras.utils.set_random_seed(0)
+        config = combine(*name.split("+"))
+        model = build_model(
+            config, args.memory_size, args.hidden_units, args.output_activation
+        )
+        model.compile("adam", loss={"memory": "mse", "informed": "mse"})
+        models[name] = model
+    rng = np.random.default_rng(0)
+    times = {name: [] for name in names}
+    for step in range(rounds + 5):
+        rows = rng.choice(len(f_train), 64, replace=False)
+        x, y = f_train[rows], x_train[rows]
+        for name in rng.permutation(names):
+            start = time.perf_counter()
+            models[name].train_on_batch(x, {"memory": y, "informed": y})
+            if step >= 5:
+                times[name].append(time.perf_counter() - start)
+    base = np.median(times[names[0]])
+    for name in names:
+        median = np.median(times[name])
+        print(
+            f"{name:32s} {median * 1000:7.1f} ms  x{median / base:.3f} "
+            f"({models[name].count_params()} parameters)"
+        )
+    print(f"load average {os.getloadavg()}")
+
+
 def anchors(data, memory_size, seed):
     (x_train, x_val, x_test), _ = data
     result = {}
@@ -374,17 +421,20 @@ def anchors(data, memory_size, seed):
         )
         result[split] = {
             "kmeans_mse": kmeans["test_mse"],
-            "mean_image_mse": float(
-                np.mean((targets - x_train.mean(0)) ** 2)
-            ),
+            "mean_image_mse": float(np.mean((targets - x_train.mean(0)) ** 2)),
         }
     return result
 
 
 def run_key(name, seed, args):
+    optimizer = ""
+    if args.optimizer != "adam" or args.learning_rate:
+        optimizer = f"|{args.optimizer}{args.learning_rate or ''}"
+    if args.memory_only:
+        optimizer += "|memory_only"
     return (
         f"{name}|m{args.memory_size}|h{args.hidden_units}|"
-        f"{args.output_activation}|e{args.epochs}|s{seed}"
+        f"{args.output_activation}|e{args.epochs}{optimizer}|s{seed}"
     )
 
 
@@ -395,18 +445,29 @@ def load_results(path):
     return {"runs": {}, "anchors": {}, "variants": {}}
 
 
-def mean_sd(values):
+def save_run(path, key, run, name, config, anchor_key, results):
+    """Merges one run into the file (other processes may have added)."""
+    os.makedirs(RESULTS, exist_ok=True)
+    stored = load_results(path)
+    stored["runs"][key] = run
+    stored["variants"][name] = config
+    stored["anchors"][anchor_key] = results["anchors"][anchor_key]
+    with open(path + ".tmp", "w") as f:
+        json.dump(stored, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def mean_sd(values, digits=4):
     values = np.asarray(values, "float64")
-    return f"{values.mean():.4f} ± {values.std(ddof=1) if len(values) > 1 else 0:.4f}"
+    sd = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():.{digits}f} ± {sd:.{digits}f}"
 
 
 def print_table(results, split="test"):
     groups = {}
     for key, run in results["runs"].items():
         name, *setting, seed = key.split("|")
-        groups.setdefault((name, "|".join(setting)), []).append(
-            (seed, run)
-        )
+        groups.setdefault((name, "|".join(setting)), []).append((seed, run))
     columns = ("live_slots", "memory_mse", "informed_mse", "mean_max")
     print(
         f"{'variant':32s} {'setting':26s} n "
@@ -430,6 +491,63 @@ def print_table(results, split="test"):
         )
 
 
+def markdown(split="test"):
+    """A markdown table of every backend's results file, mean ± sd."""
+    lines = [
+        f"Mean ± sd over the seeds ({split} split; `n` seeds). Live slots: "
+        "argmax of >= 0.1 / memory_size of the digits. Goal: >= "
+        f"{GOAL_SLOTS} live slots and memory MSE <= {GOAL_RATIO} x k-means "
+        "(10 slots).",
+        "",
+        "| variant | setting | backend | n | live slots | memory MSE | "
+        "informed MSE | k-means MSE | mean-image MSE | memory / k-means "
+        "| mean max | goal |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for backend in ("jax", "tensorflow", "torch"):
+        path = os.path.join(RESULTS, f"memory_default-{backend}.json")
+        if not os.path.exists(path):
+            continue
+        results = load_results(path)
+        groups = {}
+        for key, run in results["runs"].items():
+            name, *setting, seed = key.split("|")
+            groups.setdefault((name, "|".join(setting)), []).append((seed, run))
+        for (name, setting), runs in sorted(groups.items()):
+            m = setting.split("|")[0]
+            anchor = [
+                results["anchors"][f"{m}|{seed}"][split] for seed, _ in runs
+            ]
+            kmeans = [a["kmeans_mse"] for a in anchor]
+            mean_image = [a["mean_image_mse"] for a in anchor]
+            live = [r[split]["live_slots"] for _, r in runs]
+            memory = [r[split]["memory_mse"] for _, r in runs]
+            informed = [r[split]["informed_mse"] for _, r in runs]
+            ratio = np.divide(memory, kmeans)
+            goal = ""
+            if m == "m10":
+                met = (
+                    np.mean(live) >= GOAL_SLOTS and np.mean(ratio) <= GOAL_RATIO
+                )
+                goal = "meets" if met else "misses"
+            cells = [
+                name,
+                setting.replace("|", " "),
+                backend,
+                str(len(runs)),
+                mean_sd(live, 1),
+                mean_sd(memory),
+                mean_sd(informed),
+                f"{np.mean(kmeans):.4f}",
+                f"{np.mean(mean_image):.4f}",
+                mean_sd(ratio, 2),
+                mean_sd([r[split]["mean_max"] for _, r in runs], 2),
+                goal,
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--variants", default="baseline")
@@ -438,12 +556,17 @@ def main():
     parser.add_argument("--hidden-units", type=int, default=512)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--output-activation", default="sigmoid")
+    parser.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument(
         "--set",
         default="",
         help="extra arguments for every variant, as JSON",
     )
     parser.add_argument("--table", action="store_true")
+    parser.add_argument("--time", action="store_true")
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--memory-only", action="store_true")
     parser.add_argument("--split", default="test")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
@@ -454,6 +577,12 @@ def main():
         for name, config in VARIANTS.items():
             print(f"{name:24s} {config}")
         return
+    if args.markdown:
+        text = markdown(args.split)
+        with open(os.path.join(RESULTS, "memory_default.md"), "w") as f:
+            f.write(text)
+        print(text)
+        return
     if args.table:
         print_table(results, args.split)
         return
@@ -462,6 +591,9 @@ def main():
         f"{GOAL_RATIO} x k-means-{args.memory_size}, mean over the seeds."
     )
     data = load_data()
+    if args.time:
+        time_steps(args.variants.split(","), data, args)
+        return
     extra = json.loads(args.set) if args.set else {}
     for seed in (int(s) for s in args.seeds.split(",")):
         anchor_key = f"m{args.memory_size}|s{seed}"
@@ -476,8 +608,10 @@ def main():
                 config = dict(VARIANTS[name])
             config.update(extra)
             if extra:
-                name = name + "@" + ",".join(
-                    f"{k}={v}" for k, v in sorted(extra.items())
+                name = (
+                    name
+                    + "@"
+                    + ",".join(f"{k}={v}" for k, v in sorted(extra.items()))
                 )
             key = run_key(name, seed, args)
             if key in results["runs"]:
@@ -495,9 +629,7 @@ def main():
                 f"{run['step_ms_median']:.0f} ms load {run['load']:.1f}",
                 flush=True,
             )
-            os.makedirs(RESULTS, exist_ok=True)
-            with open(path, "w") as f:
-                json.dump(results, f, indent=1)
+            save_run(path, key, run, name, config, anchor_key, results)
 
 
 if __name__ == "__main__":
