@@ -37,7 +37,13 @@ selector, and `LoadBalance` at several weights; and combinations.
 Each finished training is appended to
 `benchmarks/results/memory_default-<backend>.json` at once (a rerun skips
 what is there), so the script can be stopped and resumed; `--table` prints
-the mean +- sd per variant from that file.
+the mean +- sd per variant from that file, `--markdown` writes every
+backend's table to `benchmarks/results/memory_default-table.md`, and
+`--time` times training steps of the given variants, interleaved. Other
+settings: `--memory-size`, `--hidden-units`, `--learning-rate`,
+`--optimizer sgd`, `--memory-only` (no informed layer), `--set JSON` (e.g.
+`'{"memory_activation": "linear"}'`). The summary and the recommendation
+are in `benchmarks/results/memory_default.md`.
 """
 
 import argparse
@@ -202,6 +208,9 @@ class CandidateMemoryLayer(keras_memnets.layers.MemoryLayer):
 # `load_balance` (the LoadBalance weight, 0 for none).
 VARIANTS = {
     "baseline": {},
+    # The package's own memory_decoder as it is today (a check that
+    # "baseline", the prototype with every candidate off, matches it).
+    "library": {"library": True},
     # (a) a memory whose logits move faster than Adam's step.
     "scale3": {"memory_scale": 3.0},
     "scale10": {"memory_scale": 10.0},
@@ -253,6 +262,14 @@ def build_model(
 ):
     """The `memory_decoder` graph with a `CandidateMemoryLayer`."""
     config = dict(config)
+    if config.pop("library", False):
+        return keras_memnets.models.memory_decoder(
+            6,
+            784,
+            memory_size,
+            hidden_units,
+            output_activation=output_activation,
+        )
     stddev = config.pop("memory_stddev", 0.05)
     mean = config.pop("memory_mean", 0.0)
     weight = config.pop("load_balance", 0.0)
@@ -579,7 +596,7 @@ def main():
         return
     if args.markdown:
         text = markdown(args.split)
-        with open(os.path.join(RESULTS, "memory_default.md"), "w") as f:
+        with open(os.path.join(RESULTS, "memory_default-table.md"), "w") as f:
             f.write(text)
         print(text)
         return
