@@ -705,6 +705,25 @@ def test_float16_inputs_are_reduced_in_float32():
     assert str(layer.current_hurdle.dtype) == "float32"
 
 
+def test_saves_its_offset_stream_and_loads_files_without_it():
+    layer = CorrelationNorm(seed=1)
+    layer(rng_normal((8, 4)), training=True)
+    store = {}
+    layer.save_own_variables(store)
+    assert sorted(store) == ["0", "1", "2", "3"]
+    np.testing.assert_array_equal(
+        to_numpy(store["3"]), to_numpy(layer.seed_generator.state)
+    )
+    # A file written before the stream was saved: three variables.
+    fresh = CorrelationNorm(seed=1)
+    fresh.build((None, 4))
+    state = to_numpy(fresh.seed_generator.state).copy()
+    old = {k: to_numpy(store[k]) for k in ("0", "1", "2")}
+    fresh.load_own_variables(old)
+    assert float(to_numpy(fresh.current_hurdle)) == float(old["0"])
+    np.testing.assert_array_equal(to_numpy(fresh.seed_generator.state), state)
+
+
 # ---------------------------------------------------------------------------
 # Bad arguments.
 
