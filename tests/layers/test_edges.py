@@ -193,9 +193,7 @@ def test_wrong_width_after_build_names_the_class_and_width(name):
     with pytest.raises(ValueError, match=pattern):
         layer(bad)
     # Symbolic inputs too (a functional model built on the layer).
-    symbolic = keras.tree.map_structure(
-        lambda a: keras.Input(a.shape[1:]), bad
-    )
+    symbolic = keras.tree.map_structure(lambda a: keras.Input(a.shape[1:]), bad)
     with pytest.raises(ValueError, match=f"{cls}: "):
         layer(symbolic)
 
