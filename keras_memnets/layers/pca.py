@@ -208,8 +208,8 @@ class PCAReduction(keras.layers.Layer):
                 f"features, the data has {mean.shape[0]}."
             )
         # The scatter matrix is symmetric positive semi-definite, so its SVD
-        # is its eigendecomposition; `eigh` computes it several times faster
-        # than `svd` (eigenvalues come ascending).
+        # is its eigendecomposition, which `eigh` computes for symmetric
+        # matrices (eigenvalues come ascending).
         s, u = np.linalg.eigh(scatter)
         s, u = np.maximum(s[::-1], 0.0), u[:, ::-1]
         components = u[:, : self.units]
