@@ -85,7 +85,8 @@ def test_correct_layer_passes(check):
 
 
 def test_wrong_weight_count_is_caught():
-    with pytest.raises(AssertionError, match="1 trainable weights, the case states 2"):
+    match = "1 trainable weights, the case states 2"
+    with pytest.raises(AssertionError, match=match):
         harness.check_weights(
             _case(_Scale, trainable_weights=2), np.random.default_rng(0)
         )
