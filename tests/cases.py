@@ -1,8 +1,10 @@
 """Every public keras_memnets object, as the shared harness exercises it.
 
-Adding a public object to the library means adding one `Case` here; the
-registry test (`tests/test_public_api.py`) fails for an exported object that
-has no case and no entry in `NOT_KERAS_OBJECTS`.
+Adding a public object to the library means adding one `Case` to the list
+of its subject below; the registry test (`tests/test_public_api.py`) fails
+for an exported object that has no case and no entry in
+`NOT_KERAS_OBJECTS`. Layer and model cases state their weight counts; a
+layer case may give a numpy reference of its output (`expected_output`).
 """
 
 import keras
@@ -17,7 +19,7 @@ from keras_memnets import models
 from keras_memnets import regularizers
 from keras_memnets.optimizers import SignSGD
 from keras_memnets.optimizers import SkipNonFiniteOptimizer
-from tests.harness import Case  # noqa: F401
+from tests.harness import Case
 
 
 def _variant_heads_model(metrics=None):
@@ -112,130 +114,94 @@ def _softmax_regularized_model(regularizer, x, rng):
     return model, x, rng.random((len(x), 4)).astype("float32")
 
 
-CASES = [
-    # --- issue 4: SignSGD ---
-    Case(SignSGD, "optimizer", dict(learning_rate=0.01), id="sign"),
+# ---------------------------------------------------------------------------
+# Numpy references of layer outputs (float64, from the layer's weights).
+
+
+def _np(weights):
+    return [
+        np.asarray(keras.ops.convert_to_numpy(w), "float64") for w in weights
+    ]
+
+
+def _relu(z):
+    return np.maximum(z, 0.0)
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _approximator_output(layer, x):
+    w1, b1, w2, b2 = _np(layer.weights)
+    h = _relu(np.asarray(x, "float64") @ w1 + b1) @ w2 + b2
+    return h.reshape((len(x),) + tuple(np.atleast_1d(layer.units)))
+
+
+def _memory_output(layer, x):
+    """softmax(approximator) . sigmoid(memory), top-k renormalised."""
+    selection = _softmax(_approximator_output(layer.selector, x))
+    if layer.top_k is not None:
+        kth = np.sort(selection, -1)[:, [-layer.top_k]]
+        selection = np.where(selection >= kth, selection, 0.0)
+        selection /= selection.sum(-1, keepdims=True)
+    (memory,) = _np([layer.memory])
+    flat = _sigmoid(memory).reshape(layer.memory_size, -1)
+    output = (selection @ flat).reshape((len(x),) + memory.shape[1:])
+    return [output, selection] if layer.return_selection else output
+
+
+def _informed_output(layer, inputs):
+    x, selection = inputs
+    candidates = _sigmoid(_approximator_output(layer.candidates, x))
+    return np.einsum("bk,bku->bu", selection, candidates)
+
+
+def _variant_heads_output(layer, x):
+    weights = _np(layer.weights)
+    h = np.asarray(x, "float64")[:, None, :]  # (batch, 1, features)
+    if layer.hidden_units is not None:
+        kernel, bias, *weights = weights
+        h = _relu(np.einsum("bki,kih->bkh", h, kernel) + bias)
+    kernel, bias = weights
+    h = np.einsum("bki,kio->bko", h, kernel) + bias
+    if layer.output_activation is keras.activations.sigmoid:
+        h = _sigmoid(h)
+    return h.reshape((len(x), layer.num_variants) + layer._units_shape)
+
+
+def _pca_output(layer, x):
+    mean, components, variance, _ = _np(layer.weights)
+    z = (np.asarray(x, "float64") - mean) @ components
+    return z / np.sqrt(variance + layer.epsilon) if layer.whiten else z
+
+
+# ---------------------------------------------------------------------------
+# The cases, by subject.
+
+# Memory networks: the layers, the decoder built from them, and the
+# callbacks that act on a trained memory.
+MEMORY = [
     Case(
-        SignSGD,
-        "optimizer",
-        dict(
-            learning_rate=0.01, momentum=0.9, nesterov=True, weight_decay=0.01
-        ),
-        id="signum_nesterov",
-    ),
-    Case(
-        SignSGD,
-        "optimizer",
-        dict(learning_rate=0.01, error_feedback=True, clipnorm=1.0),
-        id="error_feedback",
-    ),
-    Case(
-        SignSGD,
-        "optimizer",
-        dict(learning_rate=0.01, majority_vote=True),
-        id="majority_vote",
-    ),
-    # --- the non-finite-step wrapper, around a Keras optimizer ---
-    Case(
-        SkipNonFiniteOptimizer,
-        "optimizer",
-        dict(inner_optimizer="adam"),
-        id="adam",
-    ),
-    # --- issue 6: set-min random loss and K-variant networks ---
-    Case(
-        keras_memnets.losses.SetMinLoss,
-        kind="loss",
-        kwargs={"seed": 0},
-        y_pred_shape=(3, 4),
-        y_true_shape=(4,),
-    ),
-    Case(
-        keras_memnets.losses.SetMinLoss,
-        kind="loss",
-        kwargs={
-            "base_loss": "binary_crossentropy",
-            "log_std": 1.0,
-            "relaxation": 0.1,
-            "seed": 3,
-        },
-        y_pred_shape=(3, 4),
-        y_true_shape=(4,),
-        pred_activation="sigmoid",
-        id="noisy_bce",
-    ),
-    Case(
-        keras_memnets.layers.VariantHeads,
-        kind="layer",
-        kwargs={"units": 4, "num_variants": 3, "hidden_units": 5},
-    ),
-    Case(
-        keras_memnets.layers.VariantHeads,
-        kind="layer",
-        kwargs={
-            "units": (2, 3),
-            "num_variants": 2,
-            "hidden_units": None,
-            "output_activation": "sigmoid",
-        },
-        id="no_hidden_tuple_units",
-    ),
-    Case(
-        keras_memnets.layers.SetMinSelection,
-        kind="layer",
-        kwargs={"log_std": 1.0, "relaxation": 0.1, "seed": 3},
-        make_inputs=_variants_and_targets,
-    ),
-    Case(
-        keras_memnets.metrics.VariantWins,
-        kind="metric",
-        kwargs={"num_variants": 3, "variant": 1},
-        build=_variant_heads_model(metrics=True),
-    ),
-    Case(
-        keras_memnets.callbacks.LogStdSchedule,
-        kind="callback",
-        kwargs={"schedule": [(1, 1.0), (1, 10.0)], "unit": "epoch"},
-        build=_selection_model,
-    ),
-    Case(
-        keras_memnets.models.set_min_autoencoder,
-        kind="model",
-        kwargs={
-            "input_dim": 6,
-            "latent_dim": 2,
-            "num_variants": 3,
-            "hidden_units": 4,
-            "log_std": 1.0,
-            "seed": 2,
-        },
-    ),
-    # --- issue 5: CorrelationNorm ---
-    Case(
-        keras_memnets.layers.CorrelationNorm,
+        layers.ApproximatorLayer,
         "layer",
-        {"block_size": 4, "seed": 1},
-        input_shape=(6,),
-        id="dense",
+        dict(hidden_units=8, units=(3, 2)),
+        trainable_weights=4,
+        non_trainable_weights=0,
+        expected_output=_approximator_output,
     ),
-    Case(
-        keras_memnets.layers.CorrelationNorm,
-        "layer",
-        {
-            "block_size": None,
-            "num_pair_offsets": None,
-            "hurdle_momentum": 0.9,
-            "seed": 1,
-        },
-        input_shape=(5, 5, 3),
-        id="conv2d",
-    ),
-    # --- issue 3: memory networks ---
-    Case(layers.ApproximatorLayer, "layer", dict(hidden_units=8, units=(3, 2))),
     Case(
         layers.MemoryLayer,
         "layer",
         dict(memory_size=3, units=5, hidden_units=8),
+        trainable_weights=5,
+        non_trainable_weights=0,
+        expected_output=_memory_output,
     ),
     Case(
         layers.MemoryLayer,
@@ -248,14 +214,10 @@ CASES = [
             selection_regularizer=regularizers.OneMax(0.1),
         ),
         id="selection",
+        trainable_weights=5,
+        non_trainable_weights=0,
+        expected_output=_memory_output,
     ),
-    Case(
-        layers.MemoryInformedLayer,
-        "layer",
-        dict(memory_size=3, units=5, hidden_units=8),
-        make_inputs=_x_and_selection,
-    ),
-    # --- issue 13: sparse top-k memory ---
     Case(
         layers.MemoryLayer,
         "layer",
@@ -267,6 +229,18 @@ CASES = [
             return_selection=True,
         ),
         id="top_k",
+        trainable_weights=5,
+        non_trainable_weights=0,
+        expected_output=_memory_output,
+    ),
+    Case(
+        layers.MemoryInformedLayer,
+        "layer",
+        dict(memory_size=3, units=5, hidden_units=8),
+        make_inputs=_x_and_selection,
+        trainable_weights=4,
+        non_trainable_weights=0,
+        expected_output=_informed_output,
     ),
     Case(
         layers.MemoryInformedLayer,
@@ -276,14 +250,47 @@ CASES = [
         ),
         make_inputs=_x_and_selection,
         id="top_k",
+        trainable_weights=4,
+        non_trainable_weights=0,
     ),
     Case(
-        layers.PCAReduction,
-        "layer",
-        dict(units=3, whiten=True),
-        input_shape=(6,),
-        setup=lambda layer, x: layer.adapt(x),
+        models.memory_decoder,
+        "model",
+        dict(input_dim=6, output_dim=5, memory_size=3, hidden_units=8),
+        trainable_weights=9,
+        non_trainable_weights=0,
     ),
+    Case(
+        models.memory_decoder,
+        "model",
+        dict(
+            input_dim=6,
+            output_dim=(2, 3),
+            memory_size=3,
+            hidden_units=8,
+            return_selection=True,
+            selection_regularizer=regularizers.OneMax(0.1),
+        ),
+        id="selection",
+        trainable_weights=9,
+        non_trainable_weights=0,
+    ),
+    Case(
+        callbacks.RestartDeadSlots,
+        "callback",
+        dict(threshold=0.3, seed=0),
+        build=_restart_model,
+    ),
+    Case(
+        callbacks.SelectionMonitor,
+        "callback",
+        dict(prefix="memory_", keys=["slots_used", "purity"]),
+        build=_monitor_model,
+    ),
+]
+
+# The selection: its regularizers, loss and metrics.
+SELECTION = [
     Case(
         losses.OneMaxLoss, "loss", y_pred_shape=(4,), pred_activation="softmax"
     ),
@@ -293,7 +300,6 @@ CASES = [
         dict(weight=0.1),
         build=_softmax_regularized_model,
     ),
-    # --- issues 9 and 12: memory-layer API ---
     Case(
         regularizers.LoadBalance,
         "regularizer",
@@ -319,77 +325,158 @@ CASES = [
         pred_activation="softmax",
     ),
     Case(metrics.MeanMaxSelection, "metric", pred_activation="softmax"),
+]
+
+# The set-min random loss and K-variant networks.
+SET_MIN = [
     Case(
-        models.memory_decoder,
-        "model",
-        dict(input_dim=6, output_dim=5, memory_size=3, hidden_units=8),
+        keras_memnets.losses.SetMinLoss,
+        kind="loss",
+        kwargs={"seed": 0},
+        y_pred_shape=(3, 4),
+        y_true_shape=(4,),
     ),
     Case(
-        models.memory_decoder,
-        "model",
+        keras_memnets.losses.SetMinLoss,
+        kind="loss",
+        kwargs={
+            "base_loss": "binary_crossentropy",
+            "log_std": 1.0,
+            "relaxation": 0.1,
+            "seed": 3,
+        },
+        y_pred_shape=(3, 4),
+        y_true_shape=(4,),
+        pred_activation="sigmoid",
+        id="noisy_bce",
+    ),
+    Case(
+        keras_memnets.layers.VariantHeads,
+        kind="layer",
+        kwargs={"units": 4, "num_variants": 3, "hidden_units": 5},
+        trainable_weights=4,
+        non_trainable_weights=0,
+        expected_output=_variant_heads_output,
+    ),
+    Case(
+        keras_memnets.layers.VariantHeads,
+        kind="layer",
+        kwargs={
+            "units": (2, 3),
+            "num_variants": 2,
+            "hidden_units": None,
+            "output_activation": "sigmoid",
+        },
+        id="no_hidden_tuple_units",
+        trainable_weights=2,
+        non_trainable_weights=0,
+        expected_output=_variant_heads_output,
+    ),
+    Case(
+        keras_memnets.layers.SetMinSelection,
+        kind="layer",
+        kwargs={"log_std": 1.0, "relaxation": 0.1, "seed": 3},
+        make_inputs=_variants_and_targets,
+        trainable_weights=0,
+        non_trainable_weights=1,
+        expected_output=lambda layer, inputs: inputs[0],
+    ),
+    Case(
+        keras_memnets.metrics.VariantWins,
+        kind="metric",
+        kwargs={"num_variants": 3, "variant": 1},
+        build=_variant_heads_model(metrics=True),
+    ),
+    Case(
+        keras_memnets.callbacks.LogStdSchedule,
+        kind="callback",
+        kwargs={"schedule": [(1, 1.0), (1, 10.0)], "unit": "epoch"},
+        build=_selection_model,
+    ),
+    Case(
+        keras_memnets.models.set_min_autoencoder,
+        kind="model",
+        kwargs={
+            "input_dim": 6,
+            "latent_dim": 2,
+            "num_variants": 3,
+            "hidden_units": 4,
+            "log_std": 1.0,
+            "seed": 2,
+        },
+        trainable_weights=8,
+        non_trainable_weights=1,
+    ),
+]
+
+# Normalisation and reduction of hidden layers.
+NORMALISATION = [
+    Case(
+        keras_memnets.layers.CorrelationNorm,
+        "layer",
+        {"block_size": 4, "seed": 1},
+        input_shape=(6,),
+        id="dense",
+        trainable_weights=0,
+        non_trainable_weights=3,
+        expected_output=lambda layer, x: x,  # the identity at inference
+    ),
+    Case(
+        keras_memnets.layers.CorrelationNorm,
+        "layer",
+        {
+            "block_size": None,
+            "num_pair_offsets": None,
+            "hurdle_momentum": 0.9,
+            "seed": 1,
+        },
+        input_shape=(5, 5, 3),
+        id="conv2d",
+        trainable_weights=0,
+        non_trainable_weights=3,
+    ),
+    Case(
+        layers.PCAReduction,
+        "layer",
+        dict(units=3, whiten=True),
+        input_shape=(6,),
+        setup=lambda layer, x: layer.adapt(x),
+        trainable_weights=0,
+        non_trainable_weights=4,
+        expected_output=_pca_output,
+    ),
+]
+
+# Optimizers.
+OPTIMIZERS = [
+    Case(SignSGD, "optimizer", dict(learning_rate=0.01), id="sign"),
+    Case(
+        SignSGD,
+        "optimizer",
         dict(
-            input_dim=6,
-            output_dim=(2, 3),
-            memory_size=3,
-            hidden_units=8,
-            return_selection=True,
-            selection_regularizer=regularizers.OneMax(0.1),
+            learning_rate=0.01, momentum=0.9, nesterov=True, weight_decay=0.01
         ),
-        id="selection",
-    ),
-    # --- issue 11: capacity toolkit (seed 004) ---
-    Case(models.autoencoder, "model", dict(encoder_sizes=[6, 4], latent_dim=2)),
-    Case(
-        models.autoencoder,
-        "model",
-        dict(
-            encoder_sizes=[6, 5, 4],
-            latent_dim=3,
-            relu_placement="symmetric",
-            use_bias=False,
-        ),
-        id="symmetric_no_bias",
-    ),
-    Case(losses.SummedBinaryCrossentropy, "loss", pred_activation="sigmoid"),
-    Case(
-        losses.SummedBinaryCrossentropy,
-        "loss",
-        dict(from_logits=True),
-        y_pred_shape=(2, 3),
-        id="logits_rank3",
+        id="signum_nesterov",
     ),
     Case(
-        callbacks.ConvergenceStopping,
-        "callback",
-        dict(monitor="loss", rel_tol=0.5, patience=1),
+        SignSGD,
+        "optimizer",
+        dict(learning_rate=0.01, error_feedback=True, clipnorm=1.0),
+        id="error_feedback",
     ),
     Case(
-        callbacks.RestartDeadSlots,
-        "callback",
-        dict(threshold=0.3, seed=0),
-        build=_restart_model,
+        SignSGD,
+        "optimizer",
+        dict(learning_rate=0.01, majority_vote=True),
+        id="majority_vote",
     ),
-    # --- issue 10: weight statistics over training ---
+    # The non-finite-step wrapper, around a Keras optimizer.
     Case(
-        callbacks.WeightHistory,
-        "callback",
-        dict(every=2, keep_weights=True, bins=[-1.0, 0.0, 1.0]),
+        SkipNonFiniteOptimizer,
+        "optimizer",
+        dict(inner_optimizer="adam"),
+        id="adam",
     ),
-    Case(models.relu_mlp, "model", dict(widths=[8, 8, 8]), input_shape=(1,)),
-    Case(
-        models.relu_mlp,
-        "model",
-        dict(widths=[4, 3], input_dim=2, output_dim=2, instances=3),
-        input_shape=(2,),
-        id="instances",
-    ),
-    Case(
-        callbacks.SelectionMonitor,
-        "callback",
-        dict(prefix="memory_", keys=["slots_used", "purity"]),
-        build=_monitor_model,
-    ),
-    # --- issue 24: LazyAdam ---
     Case(
         keras_memnets.optimizers.LazyAdam, "optimizer", dict(learning_rate=0.01)
     ),
@@ -400,11 +487,16 @@ CASES = [
         build=_embedding_model,
         id="embedding",
     ),
-    # --- issue 23: product-key memory ---
+]
+
+# Product-key memory.
+PRODUCT_KEYS = [
     Case(
         layers.ProductKeyMemory,
         "layer",
         dict(num_keys=4, value_dim=5, heads=2, top_k=3, key_dim=4),
+        trainable_weights=5,
+        non_trainable_weights=2,
     ),
     Case(
         layers.ProductKeyMemory,
@@ -420,8 +512,84 @@ CASES = [
         ),
         input_shape=(3, 6),
         id="layer_norm_sequence",
+        trainable_weights=5,
+        non_trainable_weights=0,
     ),
 ]
+
+# Capacity: autoencoders, the summed BCE and convergence.
+CAPACITY = [
+    Case(
+        models.autoencoder,
+        "model",
+        dict(encoder_sizes=[6, 4], latent_dim=2),
+        trainable_weights=8,
+        non_trainable_weights=0,
+    ),
+    Case(
+        models.autoencoder,
+        "model",
+        dict(
+            encoder_sizes=[6, 5, 4],
+            latent_dim=3,
+            relu_placement="symmetric",
+            use_bias=False,
+        ),
+        id="symmetric_no_bias",
+        trainable_weights=6,
+        non_trainable_weights=0,
+    ),
+    Case(losses.SummedBinaryCrossentropy, "loss", pred_activation="sigmoid"),
+    Case(
+        losses.SummedBinaryCrossentropy,
+        "loss",
+        dict(from_logits=True),
+        y_pred_shape=(2, 3),
+        id="logits_rank3",
+    ),
+    Case(
+        callbacks.ConvergenceStopping,
+        "callback",
+        dict(monitor="loss", rel_tol=0.5, patience=1),
+    ),
+]
+
+# Weight statistics over training.
+WEIGHT_STATISTICS = [
+    Case(
+        callbacks.WeightHistory,
+        "callback",
+        dict(every=2, keep_weights=True, bins=[-1.0, 0.0, 1.0]),
+    ),
+    Case(
+        models.relu_mlp,
+        "model",
+        dict(widths=[8, 8, 8]),
+        input_shape=(1,),
+        trainable_weights=8,
+        non_trainable_weights=0,
+    ),
+    Case(
+        models.relu_mlp,
+        "model",
+        dict(widths=[4, 3], input_dim=2, output_dim=2, instances=3),
+        input_shape=(2,),
+        id="instances",
+        trainable_weights=6,
+        non_trainable_weights=0,
+    ),
+]
+
+CASES = (
+    MEMORY
+    + PRODUCT_KEYS
+    + SELECTION
+    + SET_MIN
+    + NORMALISATION
+    + OPTIMIZERS
+    + CAPACITY
+    + WEIGHT_STATISTICS
+)
 
 # Public callables that are not Keras objects (plain functions, constants):
 # they have no config to round-trip and are tested in their own modules.

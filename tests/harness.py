@@ -15,9 +15,19 @@ applies to its kind:
   predictions are identical and `evaluate` gives the same numbers.
 - `shapes`: symbolic (KerasTensor) output shapes equal eager output shapes
   and `compute_output_shape`.
+- `weights`: a built layer or model holds the numbers of trainable and
+  non-trainable weights its case states.
+- `dtypes`: under each dtype policy of `POLICIES` the float outputs have
+  the policy's compute dtype and the trainable weights its variable dtype.
+- `output`: on the case's fixed input, the output equals the case's numpy
+  reference (only for cases that give one).
 - `train`: `fit` gives finite losses and changes the trainable weights.
 - `mixed_precision`: under `mixed_float16` every float variable stays
-  float32 and outputs and training losses are finite.
+  float32 and a training step's losses are finite.
+
+These are the checks of keras-hub's `run_layer_test` (serialization, weight
+counts, output shapes and dtypes, expected output, a training step,
+precision), written for this library.
 
 This module is deliberately independent of `keras.src.testing`, which is
 private to Keras.
@@ -26,6 +36,7 @@ private to Keras.
 import contextlib
 import copy
 import dataclasses
+import functools
 import inspect
 import json
 import os
@@ -39,6 +50,9 @@ from typing import Optional
 import keras
 import numpy as np
 
+# The dtype policies the `dtypes` check runs under (`float32` is the
+# `shapes` check's).
+POLICIES = ("mixed_float16", "mixed_bfloat16", "bfloat16")
 KINDS = (
     "layer",
     "model",
@@ -53,6 +67,8 @@ _ALL_CHECKS = (
     "serialize",
     "save_load",
     "shapes",
+    "weights",
+    "dtypes",
     "train",
     "mixed_precision",
 )
@@ -60,7 +76,15 @@ CHECKS = {
     "layer": _ALL_CHECKS,
     # Builders are plain functions, not registered: the Functional model they
     # return is checked through its config and a .keras round trip.
-    "model": ("config", "save_load", "shapes", "train", "mixed_precision"),
+    "model": (
+        "config",
+        "save_load",
+        "shapes",
+        "weights",
+        "dtypes",
+        "train",
+        "mixed_precision",
+    ),
     "loss": ("config", "serialize", "save_load", "train", "mixed_precision"),
     "regularizer": (
         "config",
@@ -107,6 +131,13 @@ class Case:
             objects whose loss draws fresh random numbers).
         id: a suffix telling several cases of one object apart.
         batch_size: rows of the sample batch.
+        trainable_weights: layers and models: the number of trainable
+            weights once built (required for these kinds).
+        non_trainable_weights: layers and models: the number of
+            non-trainable weights once built (required for these kinds).
+        expected_output: optional `(obj, x) -> array or list of arrays`, a
+            numpy reference of the output of the built layer `obj` (whose
+            weights it may read) on the case's fixed input `x`.
     """
 
     obj: Any
@@ -123,11 +154,25 @@ class Case:
     compare_evaluate: bool = True
     id: Optional[str] = None
     batch_size: int = 8
+    trainable_weights: Optional[int] = None
+    non_trainable_weights: Optional[int] = None
+    expected_output: Optional[Callable] = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(
                 f"Case.kind must be one of {KINDS}, got {self.kind!r}"
+            )
+        if self.kind in ("layer", "model") and (
+            self.trainable_weights is None or self.non_trainable_weights is None
+        ):
+            raise ValueError(
+                f"Case {self.name}: a {self.kind} case must state "
+                "`trainable_weights` and `non_trainable_weights`."
+            )
+        if self.expected_output is not None and self.kind != "layer":
+            raise ValueError(
+                f"Case {self.name}: `expected_output` is for layers only."
             )
 
     @property
@@ -137,7 +182,9 @@ class Case:
 
     @property
     def checks(self):
-        return CHECKS[self.kind]
+        if self.expected_output is None:
+            return CHECKS[self.kind]
+        return CHECKS[self.kind] + ("output",)
 
 
 # ---------------------------------------------------------------------------
@@ -502,6 +549,8 @@ def check_shapes(case, rng):
         input_shape = (None,) + x.shape[1:]
     computed = _flat_shapes(obj.compute_output_shape(input_shape))
     assert computed == eager_shapes
+    for outputs in (symbolic, eager):
+        assert set(_float_dtypes(outputs)) == {"float32"}
 
 
 def _assert_finite_history(history):
@@ -535,12 +584,113 @@ def check_train(case, rng):
     )
 
 
+def _input_shapes(x):
+    if isinstance(x, (list, tuple)):
+        return [(None,) + a.shape[1:] for a in x]
+    return (None,) + x.shape[1:]
+
+
+def check_weights(case, rng):
+    obj = make_instance(case)
+    if case.kind == "layer":
+        x = sample_inputs(case, rng)
+        if case.setup is not None:
+            case.setup(obj, x)
+        if not obj.built:
+            obj.build(_input_shapes(x))
+    for kind, weights, expected in (
+        ("trainable", obj.trainable_weights, case.trainable_weights),
+        (
+            "non-trainable",
+            obj.non_trainable_weights,
+            case.non_trainable_weights,
+        ),
+    ):
+        paths = [w.path for w in weights]
+        assert len(weights) == expected, (
+            f"{case.name} has {len(weights)} {kind} weights, the case states "
+            f"{expected}: {paths}"
+        )
+
+
+@functools.lru_cache(maxsize=None)
+def _unsupported(policy):
+    """Why this backend cannot run `policy` on this machine, or `None`."""
+    try:
+        layer = keras.layers.Dense(2, dtype=policy)
+        keras.ops.convert_to_numpy(layer(np.ones((1, 3), "float32")))
+    except Exception as error:  # noqa: BLE001 - any failure means no
+        return f"{policy} on {keras.backend.backend()}: {error}"
+    return None
+
+
+def _float_dtypes(structure):
+    dtypes = [
+        keras.backend.standardize_dtype(t.dtype)
+        for t in keras.tree.flatten(structure)
+    ]
+    return [d for d in dtypes if "float" in d]
+
+
+def _run_for_dtypes(obj, x):
+    """The outputs of `obj(x)`, of which only the dtypes are used.
+
+    On JAX the call is traced with `jax.eval_shape` (the same code as an
+    eager call, without compiling every op for each new dtype); elsewhere it
+    runs eagerly. A symbolic call is no substitute: a layer that defines
+    `compute_output_shape` gets its policy's compute dtype there by
+    construction.
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.eval_shape(obj, x)
+    return obj(x)
+
+
+def check_dtypes(case, rng):
+    import pytest
+
+    x = sample_inputs(case, rng)
+    for name in POLICIES:
+        reason = _unsupported(name)
+        if reason is not None:
+            pytest.skip(reason)
+        policy = keras.dtype_policies.get(name)
+        with dtype_policy(name):
+            obj = make_instance(case, dtype=name)
+            if case.setup is not None:
+                case.setup(obj, x)
+            symbolic = obj(_symbolic_inputs(x))  # builds the layer
+            outputs = _run_for_dtypes(obj, x)
+        for where, structure in (("symbolic", symbolic), ("eager", outputs)):
+            dtypes = _float_dtypes(structure)
+            assert dtypes and set(dtypes) == {policy.compute_dtype}, (
+                f"{where} outputs under {name} are {dtypes}"
+            )
+        for w in obj.trainable_weights:
+            dtype = keras.backend.standardize_dtype(w.dtype)
+            assert dtype == policy.variable_dtype, f"{w.path} is {dtype}"
+
+
+def check_output(case, rng):
+    obj = make_instance(case)
+    x = sample_inputs(case, rng)
+    if case.setup is not None:
+        case.setup(obj, x)
+    got = _numpy_structure(obj(x))
+    expected = keras.tree.flatten(case.expected_output(obj, x))
+    assert len(got) == len(expected)
+    for i, (g, e) in enumerate(zip(got, expected)):
+        np.testing.assert_allclose(
+            g, e, rtol=1e-5, atol=1e-6, err_msg=f"output {i}"
+        )
+
+
 def check_mixed_precision(case, rng):
     model, _, x, y = build_model(case, rng, dtype="mixed_float16")
     for v in model.weights:
         if "float" in str(v.dtype):
             assert str(v.dtype) == "float32", f"{v.path} is {v.dtype}"
-    for p in _numpy_structure(model.predict(x, verbose=0)):
-        assert np.all(np.isfinite(p)), "mixed_float16 output is not finite"
     history = model.fit(x, y, epochs=1, batch_size=case.batch_size, verbose=0)
     _assert_finite_history(history)

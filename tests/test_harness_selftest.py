@@ -54,17 +54,58 @@ keras.saving.register_keras_serializable(package="keras_memnets_selftest")(
 )
 
 
-def _case(cls, **kwargs):
-    return harness.Case(obj=cls, kind="layer", kwargs=kwargs, input_shape=(3,))
+class _Float32Output(_Scale):
+    """Returns float32 whatever its dtype policy."""
+
+    def call(self, x):
+        return keras.ops.cast(super().call(x), "float32")
+
+
+def _case(cls, trainable_weights=1, expected_output=None, **kwargs):
+    return harness.Case(
+        obj=cls,
+        kind="layer",
+        kwargs=kwargs,
+        input_shape=(3,),
+        trainable_weights=trainable_weights,
+        non_trainable_weights=0,
+        expected_output=expected_output,
+    )
 
 
 @pytest.mark.parametrize(
-    "check", ["config", "shapes", "train", "mixed_precision"]
+    "check",
+    ["config", "shapes", "weights", "dtypes", "output", "train"]
+    + ["mixed_precision"],
 )
 def test_correct_layer_passes(check):
-    getattr(harness, f"check_{check}")(
-        _case(_Scale, initial=2.0), np.random.default_rng(0)
-    )
+    case = _case(_Scale, initial=2.0, expected_output=lambda layer, x: 2.0 * x)
+    assert check in case.checks
+    getattr(harness, f"check_{check}")(case, np.random.default_rng(0))
+
+
+def test_wrong_weight_count_is_caught():
+    match = "1 trainable weights, the case states 2"
+    with pytest.raises(AssertionError, match=match):
+        harness.check_weights(
+            _case(_Scale, trainable_weights=2), np.random.default_rng(0)
+        )
+
+
+def test_a_layer_case_must_state_its_weight_counts():
+    with pytest.raises(ValueError, match="trainable_weights"):
+        harness.Case(obj=_Scale, kind="layer")
+
+
+def test_output_ignoring_the_dtype_policy_is_caught():
+    with pytest.raises(AssertionError, match="under mixed_float16"):
+        harness.check_dtypes(_case(_Float32Output), np.random.default_rng(0))
+
+
+def test_wrong_expected_output_is_caught():
+    case = _case(_Scale, initial=2.0, expected_output=lambda layer, x: 3 * x)
+    with pytest.raises(AssertionError, match="output 0"):
+        harness.check_output(case, np.random.default_rng(0))
 
 
 def test_incomplete_config_is_caught():

@@ -3,12 +3,12 @@
 import math
 
 import keras
-from keras import activations
 from keras import initializers
 from keras import regularizers
 
 from keras_memnets.api_export import register
-from keras_memnets.utils.shapes import check_min_rank
+from keras_memnets.utils.config import serialize_nested
+from keras_memnets.utils.shapes import check_input_shape
 from keras_memnets.utils.shapes import reshape_last_axis
 from keras_memnets.utils.shapes import standardize_units
 from keras_memnets.utils.shapes import units_shape
@@ -20,21 +20,25 @@ from keras_memnets.utils.validation import positive_int
 class ApproximatorLayer(keras.layers.Layer):
     """A two-layer perceptron whose output is reshaped to `units`.
 
-    The research notes' `ApproximatorLayer[hidden, units]`: an activated
-    `Dense(hidden_units)` going into a `Dense(prod(units))`, whose output is
-    reshaped to `(..., *units)` and passed through `output_activation`. It
-    works on the last axis of any input of rank >= 2, like `Dense`.
+    An activated `Dense(hidden_units)` going into a `Dense(prod(units))`,
+    whose output is reshaped to `(..., *units)` and passed through
+    `output_activation`. It works on the last axis of any input of rank >= 2,
+    like `Dense`.
 
     Args:
         units: int or tuple of ints. Per-sample output shape.
-        hidden_units: int. Width of the hidden `Dense` layer (512, the
-            notes' value, by default).
+        hidden_units: int. Width of the hidden `Dense` layer. Defaults to
+            512.
         activation: str or callable. Activation of the hidden layer.
+            Defaults to `"relu"`.
         output_activation: str, callable or `None`. Activation applied to the
-            reshaped output (`None` is linear).
-        use_bias: bool. Whether both `Dense` layers use a bias.
-        kernel_initializer: initializer for both kernels.
-        bias_initializer: initializer for both biases.
+            reshaped output (`None` is linear). Defaults to `None`.
+        use_bias: bool. Whether both `Dense` layers use a bias. Defaults to
+            `True`.
+        kernel_initializer: initializer for both kernels. Defaults to
+            `"glorot_uniform"`.
+        bias_initializer: initializer for both biases. Defaults to
+            `"zeros"`.
         kernel_regularizer: optional regularizer for both kernels.
         bias_regularizer: optional regularizer for both biases.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
@@ -58,8 +62,9 @@ class ApproximatorLayer(keras.layers.Layer):
     (2, 10, 4)
 
     Reference:
-        The guide "Memory networks" (`docs/guides/memory_networks.rst`),
-        which maps the research notes' names to the library's.
+        The guide *Memory networks* on the docs site
+        (https://keras-memnets.readthedocs.io/), which maps the research
+        notes' names to the library's.
     """
 
     def __init__(
@@ -88,7 +93,6 @@ class ApproximatorLayer(keras.layers.Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.input_spec = keras.InputSpec(min_ndim=2)
         dense_kwargs = dict(
             use_bias=use_bias,
             kernel_initializer=self.kernel_initializer,
@@ -107,19 +111,24 @@ class ApproximatorLayer(keras.layers.Layer):
             math.prod(units_shape(self.units)), name="output", **dense_kwargs
         )
 
+    def _check_inputs(self, shape):
+        features = self.hidden.kernel.shape[0] if self.built else None
+        check_input_shape(shape, type(self).__name__, size=features)
+
     def build(self, input_shape):
-        check_min_rank(input_shape, 2, "inputs", type(self).__name__)
+        self._check_inputs(input_shape)
         self.hidden.build(input_shape)
         self.output_dense.build(tuple(input_shape[:-1]) + (self.hidden_units,))
 
     def call(self, inputs):
+        self._check_inputs(inputs.shape)
         h = self.output_dense(self.hidden(inputs))
         if not isinstance(self.units, int):
             h = reshape_last_axis(h, inputs, self.units)
         return self.output_activation(h)
 
     def compute_output_shape(self, input_shape):
-        check_min_rank(input_shape, 2, "inputs", type(self).__name__)
+        self._check_inputs(input_shape)
         return tuple(input_shape[:-1]) + units_shape(self.units)
 
     def get_config(self):
@@ -128,22 +137,12 @@ class ApproximatorLayer(keras.layers.Layer):
             {
                 "units": self.units,
                 "hidden_units": self.hidden_units,
-                "activation": activations.serialize(self.activation),
-                "output_activation": activations.serialize(
-                    self.output_activation
-                ),
                 "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": initializers.serialize(
-                    self.bias_initializer
-                ),
-                "kernel_regularizer": regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-                "bias_regularizer": regularizers.serialize(
-                    self.bias_regularizer
+                **serialize_nested(
+                    self,
+                    activations=["activation", "output_activation"],
+                    initializers=["kernel_initializer", "bias_initializer"],
+                    regularizers=["kernel_regularizer", "bias_regularizer"],
                 ),
             }
         )

@@ -1,12 +1,21 @@
 """CorrelationNorm: local decorrelation and pair-similarity losses."""
 
 import math
-import numbers
 
 import keras
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.layers.state import load_with_seed
+from keras_memnets.layers.state import rewind_seed_unless
+from keras_memnets.layers.state import save_with_seed
+from keras_memnets.layers.state import seed_state
+from keras_memnets.utils.shapes import check_input_shape
+from keras_memnets.utils.shapes import unless_empty
+from keras_memnets.utils.validation import non_negative_int
+from keras_memnets.utils.validation import number_in_range
+from keras_memnets.utils.validation import one_of
+from keras_memnets.utils.validation import positive_int
 
 # Order of the running statistics kept in `CorrelationNorm.statistics_total`.
 STATISTICS = (
@@ -18,14 +27,6 @@ STATISTICS = (
 )
 # Stands in for "no pair" when sorting cosines (cosines lie in [-1, 1]).
 _NO_PAIR = 3.0
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _is_integer(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 class _LayerStatistic(keras.metrics.Metric):
@@ -88,24 +89,21 @@ class CorrelationNorm(keras.layers.Layer):
     1. Feature loss. With `x` the `(N, D)` batch of feature vectors and `mu`
        its mean over the batch, `S = (x - mu)^T (x - mu) / N` is the biased
        covariance restricted to blocks of `block_size` consecutive features
-       (`block_size=None`: the full `D x D` covariance). The loss is
+       (`block_size=None`: the full `D x D` covariance; the last
+       `D mod block_size` features form one smaller block). The loss is
        `mean(mu^2) + mean((diag(S) - 1)^2) + mean(offdiag(S)^2)`, the mean of
        the off-diagonal term taken over the entries inside the blocks. It
-       costs `O(N * D * block_size)`. When `D` is not a multiple of
-       `block_size`, the last `D mod block_size` features form one smaller
-       block (no padding).
+       costs `O(N * D * block_size)`.
     2. Pair loss. Cosine similarities between samples: for each of
        `num_pair_offsets` random offsets `o` in `[1, B - 1]`, drawn afresh
        every step, the `B` pairs `(i, (i + o) mod B)`; with
        `num_pair_offsets=None`, all `B (B - 1) / 2` pairs. A pair whose
        cosine exceeds the hurdle `h` costs `(1 - cos)^2` (pulled together),
        any other pair `cos^2` (pushed to orthogonal); the loss is the mean
-       over the pairs. The hurdle is a non-trainable variable that each
-       training step moves towards the `1 - positive_fraction` quantile of
-       that step's pair cosines: `h <- hurdle_momentum * h +
-       (1 - hurdle_momentum) * quantile`, the quantile interpolated linearly
-       between sorted cosines (numpy's default). `hurdle_momentum=1` keeps
-       the hurdle fixed.
+       over the pairs. Each training step moves the hurdle towards the
+       `1 - positive_fraction` quantile of its pair cosines (interpolated
+       linearly, as numpy's default): `h <- hurdle_momentum * h +
+       (1 - hurdle_momentum) * quantile`.
 
     Rank-2 inputs `(B, D)` are Dense activations. Rank-4 inputs are Conv2D
     activations: the channels are the features and every spatial position
@@ -113,33 +111,37 @@ class CorrelationNorm(keras.layers.Layer):
     pair loss each sample's whole feature map is its vector.
 
     The statistics are computed in float32 (also for float16 inputs). A batch
-    of one gives a zero covariance (the feature loss is then
-    `mean(x^2) + 1`) and no pairs (pair loss 0, hurdle unchanged); all-zero
-    activations have cosine 0 with everything. All losses stay finite.
+    of one has a zero covariance and no pairs (pair loss 0); an empty batch
+    adds losses of 0.
 
-    In training the layer also updates running means of the three
-    feature-loss terms, the pair loss and the positive-pair fraction, which
-    it reports with the hurdle as metrics named `<layer name>_feature_mean`,
-    `_feature_variance`, `_feature_covariance`, `_pair_loss`,
-    `_positive_fraction` and `_hurdle` in the `fit` logs. They are reset at
-    the start of every epoch and are 0 in `evaluate` (no losses at
-    inference). On the JAX backend the per-step logs of `fit` show NaN for
-    them (Keras cannot read layer state while it computes a step's logs,
-    keras-team/keras#21639); the epoch-end logs and the history are exact.
+    In training the layer also keeps running means of the three feature-loss
+    terms, the pair loss and the positive-pair fraction, reported with the
+    hurdle as metrics named `<layer name>_feature_mean`, `_feature_variance`,
+    `_feature_covariance`, `_pair_loss`, `_positive_fraction` and `_hurdle`
+    (reset every epoch, 0 in `evaluate`). On JAX the per-step logs of `fit`
+    show NaN for them (Keras cannot read layer state there,
+    keras-team/keras#21639); the epoch-end logs are exact.
+
+    A batch with non-finite values (NaN or Inf), or no rows, leaves the
+    hurdle, the running statistics and the random stream of the pair
+    offsets as they were, also inside compiled train steps: training that
+    skips such a step (as `keras_memnets.optimizers.SignSGD` does) goes on
+    exactly as if the batch had never come. The random stream is saved with
+    the layer, so training resumed from a `.keras` file draws the offsets it
+    would have drawn.
 
     Under a data-parallel `tf.distribute` strategy every replica computes
-    the losses on its local batch; the hurdle and the running statistics use
-    `aggregation="mean"`, so the replicas' updates are averaged. Under JAX's
-    `keras.distribution.DataParallel` the step is one program over the global
-    batch, so the statistics are global-batch statistics.
+    the losses on its local batch and the replicas' updates of the hurdle
+    and statistics are averaged; under JAX's
+    `keras.distribution.DataParallel` they are global-batch statistics.
 
     Args:
         block_size: int or `None`. Number of consecutive features per
             covariance block; `None` for the full covariance. Defaults to 8.
-        feature_weight: float. Weight of the feature loss (not added when
-            0; its terms are still reported). Defaults to 1.0.
-        pair_weight: float. Weight of the pair loss (not added when 0; the
-            hurdle still tracks). Defaults to 1.0.
+        feature_weight: float >= 0. Weight of the feature loss (not added
+            when 0; its terms are still reported). Defaults to 1.0.
+        pair_weight: float >= 0. Weight of the pair loss (not added when 0;
+            the hurdle still tracks). Defaults to 1.0.
         positive_fraction: float in (0, 1). The fraction of pairs the hurdle
             is tuned to let through as positive. Defaults to 0.1.
         hurdle: float in [-1, 1]. Initial cosine hurdle. Defaults to 0.5.
@@ -151,9 +153,9 @@ class CorrelationNorm(keras.layers.Layer):
         detach: bool. If `True` the output is `stop_gradient(inputs)`, so the
             layers below learn only from the local losses. Defaults to
             `False`.
-        epsilon: float. Added to squared norms before the cosine division.
-            Defaults to 1e-5.
-        seed: int or `None`. Seed of the random pair offsets.
+        epsilon: float > 0. Added to squared norms before the cosine
+            division. Defaults to 1e-5.
+        seed: int >= 0 or `None`. Seed of the random pair offsets.
         data_format: str or `None`. `"channels_last"` or `"channels_first"`
             for rank-4 inputs; `None` uses
             `keras.config.image_data_format()`.
@@ -186,12 +188,11 @@ class CorrelationNorm(keras.layers.Layer):
     True
 
     Reference:
-        The research note `001-correlation-norm-notes.txt` ("Correlation-Norm"),
-        where the loss is written `mean^2 + (l^2 - 1)^2 + cov^2` and the pair
-        loss `if cosine > hurdle: (1 - cosine)^2, else cosine^2`. Related:
-        Cogswell et al., "Reducing Overfitting in Deep Networks by
-        Decorrelating Representations" (DeCov), arXiv:1511.06068, and the
-        guide `docs/guides/correlation_norm.rst`.
+        The guide *CorrelationNorm* on the docs site
+        (https://keras-memnets.readthedocs.io/), after the research notes'
+        "Correlation-Norm". Cogswell et al., "Reducing Overfitting in Deep
+        Networks by Decorrelating Representations" (DeCov),
+        arXiv:1511.06068.
     """
 
     def __init__(
@@ -211,104 +212,89 @@ class CorrelationNorm(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         name = type(self).__name__
-        if block_size is not None and (
-            not _is_integer(block_size) or block_size < 1
-        ):
-            raise ValueError(
-                f"{name}: `block_size` must be an integer >= 1 or None, "
-                f"got {block_size!r}."
-            )
-        for arg, value in (
-            ("feature_weight", feature_weight),
-            ("pair_weight", pair_weight),
-        ):
-            if not _is_number(value) or not math.isfinite(value) or value < 0:
-                raise ValueError(
-                    f"{name}: `{arg}` must be a finite number >= 0, "
-                    f"got {value!r}."
-                )
-        if not _is_number(positive_fraction) or not 0 < positive_fraction < 1:
-            raise ValueError(
-                f"{name}: `positive_fraction` must be a number strictly "
-                f"between 0 and 1, got {positive_fraction!r}."
-            )
-        if not _is_number(hurdle) or not -1 <= hurdle <= 1:
-            raise ValueError(
-                f"{name}: `hurdle` must be a cosine in [-1, 1], got {hurdle!r}."
-            )
-        if not _is_number(hurdle_momentum) or not 0 <= hurdle_momentum <= 1:
-            raise ValueError(
-                f"{name}: `hurdle_momentum` must be a number in [0, 1], "
-                f"got {hurdle_momentum!r}."
-            )
-        if num_pair_offsets is not None and (
-            not _is_integer(num_pair_offsets) or num_pair_offsets < 1
-        ):
-            raise ValueError(
-                f"{name}: `num_pair_offsets` must be an integer >= 1 or None "
-                f"(all pairs), got {num_pair_offsets!r}."
-            )
+        finite = dict(high=math.inf, high_inclusive=False)
         if not isinstance(detach, bool):
             raise TypeError(f"{name}: `detach` must be a bool, got {detach!r}.")
-        if not _is_number(epsilon) or not epsilon > 0:
-            raise ValueError(
-                f"{name}: `epsilon` must be a number > 0, got {epsilon!r}."
-            )
-        if seed is not None and not _is_integer(seed):
-            raise TypeError(
-                f"{name}: `seed` must be an integer or None, got {seed!r}."
-            )
-        if data_format is None:
-            data_format = keras.config.image_data_format()
-        if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                f"{name}: `data_format` must be 'channels_last', "
-                f"'channels_first' or None, got {data_format!r}."
-            )
-        self.block_size = None if block_size is None else int(block_size)
-        self.feature_weight = float(feature_weight)
-        self.pair_weight = float(pair_weight)
-        self.positive_fraction = float(positive_fraction)
-        self.hurdle = float(hurdle)
-        self.hurdle_momentum = float(hurdle_momentum)
+        self.block_size = (
+            None
+            if block_size is None
+            else positive_int(block_size, "block_size", name)
+        )
+        self.feature_weight = number_in_range(
+            feature_weight, "feature_weight", name, low=0.0, **finite
+        )
+        self.pair_weight = number_in_range(
+            pair_weight, "pair_weight", name, low=0.0, **finite
+        )
+        self.positive_fraction = number_in_range(
+            positive_fraction,
+            "positive_fraction",
+            name,
+            low=0.0,
+            high=1.0,
+            low_inclusive=False,
+            high_inclusive=False,
+        )
+        self.hurdle = number_in_range(hurdle, "hurdle", name, -1.0, 1.0)
+        self.hurdle_momentum = number_in_range(
+            hurdle_momentum, "hurdle_momentum", name, 0.0, 1.0
+        )
         self.num_pair_offsets = (
-            None if num_pair_offsets is None else int(num_pair_offsets)
+            None
+            if num_pair_offsets is None
+            else positive_int(num_pair_offsets, "num_pair_offsets", name)
         )
         self.detach = detach
-        self.epsilon = float(epsilon)
-        self.seed = None if seed is None else int(seed)
-        self.data_format = data_format
+        self.epsilon = number_in_range(
+            epsilon, "epsilon", name, low=0.0, low_inclusive=False, **finite
+        )
+        self.seed = (
+            None if seed is None else non_negative_int(seed, "seed", name)
+        )
+        self.data_format = one_of(
+            data_format or keras.config.image_data_format(),
+            "data_format",
+            name,
+            ("channels_last", "channels_first"),
+        )
         self.supports_masking = True
         self.seed_generator = keras.random.SeedGenerator(self.seed)
-        # How the hurdle's quantile is found (see `_quantile`): top_k was
-        # faster than a full sort on PyTorch only (issue 13's benchmark).
+        # Two steps have a backend-specific path, the faster on each (see
+        # the guide): the hurdle's quantile comes from a `top_k` on PyTorch
+        # and from a full sort elsewhere (`_quantile`); a pair's partner
+        # rows come from a dynamic slice of the batch stacked twice on JAX
+        # and from a roll by the traced offset elsewhere (`_pair_cosines`).
         self._quantile_path = (
             "top_k" if keras.config.backend() == "torch" else "sort"
         )
-        # How a pair's partner row is found (see `_pair_cosines`): a roll by
-        # the traced offset, or on JAX a dynamic slice of the batch stacked
-        # twice, whose backward pass measured up to 1.7x faster there (the
-        # roll's was not) at widths 2048-4096 (issue 13's benchmark).
         self._partner_path = (
             "slice" if keras.config.backend() == "jax" else "roll"
         )
 
+    def _feature_axis(self, rank):
+        return 1 if rank == 4 and self.data_format == "channels_first" else -1
+
+    def _check_inputs(self, shape):
+        shape = tuple(shape)
+        rank = len(shape)
+        check_input_shape(
+            shape,
+            type(self).__name__,
+            ranks=(2, 4),
+            layout="(dense features or images)",
+            axis=self._feature_axis(rank),
+            size=self._num_features if self.built else None,
+        )
+        if self.built and rank != self._rank:
+            raise ValueError(
+                f"{type(self).__name__}: `inputs` must have rank {self._rank}, "
+                f"as when the layer was built, got shape {shape}."
+            )
+
     def build(self, input_shape):
-        name = type(self).__name__
-        rank = len(input_shape)
-        if rank not in (2, 4):
-            raise ValueError(
-                f"{name} expects a rank-2 (batch, features) or rank-4 image "
-                f"input, got shape {tuple(input_shape)} (rank {rank})."
-            )
-        axis = 1 if rank == 4 and self.data_format == "channels_first" else -1
-        if input_shape[axis] is None:
-            raise ValueError(
-                f"{name} needs a known feature (channel) dimension, got input "
-                f"shape {tuple(input_shape)}."
-            )
-        self._rank = rank
-        self._num_features = int(input_shape[axis])
+        self._check_inputs(input_shape)
+        self._rank = len(input_shape)
+        self._num_features = int(input_shape[self._feature_axis(self._rank)])
         self.current_hurdle = self.add_weight(
             name="hurdle",
             shape=(),
@@ -349,6 +335,19 @@ class CorrelationNorm(keras.layers.Layer):
                 reset=lambda: None,
                 name=f"{self.name}_hurdle",
             )
+        ]
+
+    def save_own_variables(self, store):
+        save_with_seed(store, self._state_variables(), self.seed_generator)
+
+    def load_own_variables(self, store):
+        load_with_seed(store, self._state_variables(), self.seed_generator)
+
+    def _state_variables(self):
+        return [
+            self.current_hurdle,
+            self.statistics_total,
+            self.statistics_count,
         ]
 
     # -- metric views ------------------------------------------------------
@@ -394,10 +393,6 @@ class CorrelationNorm(keras.layers.Layer):
         The covariance inside the blocks is one batched
         `(blocks, k, N) @ (blocks, N, k)` matmul (plus one small matmul for
         a partial last block), and its diagonals are the variances.
-        Measured against `k - 1` shifted elementwise products
-        `xc[:, j] * xc[:, j + s]` (issue 13), it was as fast on PyTorch and
-        faster on JAX and TensorFlow's CPU kernels
-        (`benchmarks/correlation_norm.py`).
         """
         dtype = ops.dtype(x)
         d = self._num_features
@@ -405,9 +400,7 @@ class CorrelationNorm(keras.layers.Layer):
         # The batch mean is a constant to the variance and covariance terms
         # (`stop_gradient`): their gradient through the mean is a multiple
         # of the centred column sums, which are zero, so it is exact and
-        # needs no column reduction in the backward pass (on JAX's CPU
-        # backend that reduction, fused with the pair loss's gradient, was
-        # slow at width 4096; issue 13, `benchmarks/correlation_norm.py`).
+        # needs no column reduction in the backward pass.
         mu = ops.mean(x, axis=0)
         xc = x - ops.stop_gradient(mu)
         mean_term = ops.mean(ops.square(mu))
@@ -416,11 +409,8 @@ class CorrelationNorm(keras.layers.Layer):
 
         def blocks_terms(blocks, size):
             # `blocks` (num_blocks, size, N): the sum of the squared
-            # off-diagonal covariances and the variances (the diagonals).
-            # Taking the variances from the covariances saves a square and a
-            # column sum over the batch and their backward pass: up to 9 % of
-            # a training step at widths 1024-4096, never slower in same-run
-            # comparisons on any backend (issue 13).
+            # off-diagonal covariances and the variances (the diagonals,
+            # which saves a square and a column sum over the batch).
             cov = ops.matmul(blocks, ops.transpose(blocks, (0, 2, 1))) / n
             off = 1.0 - ops.eye(size, dtype=dtype)
             variances = ops.diagonal(cov, axis1=1, axis2=2)
@@ -451,8 +441,18 @@ class CorrelationNorm(keras.layers.Layer):
         covariance_term = off_sum / float(max(num_off, 1))
         return mean_term, variance_term, covariance_term
 
-    def _pair_cosines(self, x):
-        """Cosines of the sampled pairs, `(P,)`, and their validity mask."""
+    def _draw_uniform(self):
+        """The uniform numbers that choose a step's pair offsets."""
+        return keras.random.uniform(
+            (self.num_pair_offsets,), seed=self.seed_generator, dtype="float32"
+        )
+
+    def _pair_cosines(self, x, uniform=None):
+        """Cosines of the sampled pairs, `(P,)`, and their validity mask.
+
+        `uniform` (from `_draw_uniform`, drawn when `None`) chooses the
+        offsets.
+        """
         batch = ops.shape(x)[0]
         v = ops.reshape(x, (batch, -1))
         inv_norm = ops.rsqrt(ops.sum(ops.square(v), axis=1) + self.epsilon)
@@ -466,9 +466,7 @@ class CorrelationNorm(keras.layers.Layer):
             return cos, valid
         # Offsets uniform in [1, B - 1]. The partner of sample i is sample
         # (i + o) mod B, i.e. the batch rolled by -o (cheaper than a gather).
-        u = keras.random.uniform(
-            (self.num_pair_offsets,), seed=self.seed_generator, dtype="float32"
-        )
+        u = self._draw_uniform() if uniform is None else uniform
         span = ops.cast(ops.maximum(batch - 1, 0), "float32")
         offsets = ops.cast(ops.floor(u * span), "int32") + 1
         if self._partner_path == "slice":
@@ -507,11 +505,10 @@ class CorrelationNorm(keras.layers.Layer):
     def _quantile(self, cos, valid, num_pairs, batch):
         """Linear-interpolation quantile (numpy's default) of valid cosines.
 
-        On PyTorch, with a static batch size, the two order statistics that
-        the quantile interpolates come from one `top_k` on the side of the
-        distribution they lie on (the top `positive_fraction` of the pairs)
-        instead of a full sort; elsewhere from a full sort, which measured
-        as fast or faster on JAX and TensorFlow (issue 13).
+        On the `"top_k"` path, with a static batch size, the two order
+        statistics that the quantile interpolates come from one `top_k` on
+        the side of the distribution they lie on (the top
+        `positive_fraction` of the pairs); otherwise from a full sort.
         """
         q = 1.0 - self.positive_fraction
         cos = ops.stop_gradient(cos)
@@ -564,12 +561,13 @@ class CorrelationNorm(keras.layers.Layer):
         quantile = self._quantile(cos, valid, num_pairs, batch)
         return pair_loss, positive_fraction, quantile, num_pairs
 
-    def _local_losses(self, inputs, hurdle=None):
+    def _local_losses(self, inputs, hurdle=None, uniform=None):
         """All local quantities for one batch, without touching the state.
 
         Returns a dict with the feature-loss terms, `feature_loss`,
         `pair_loss`, `positive_fraction`, the batch `quantile` of the pair
         cosines and `num_pairs`, all float32 (float64 for float64 inputs).
+        `uniform` chooses the pair offsets (see `_pair_cosines`).
         """
         if hurdle is None:
             hurdle = self.current_hurdle
@@ -580,7 +578,7 @@ class CorrelationNorm(keras.layers.Layer):
             ops.stop_gradient(ops.convert_to_tensor(hurdle)), dtype
         )
         mean_t, var_t, cov_t = self._feature_terms(self._feature_rows(x))
-        cos, valid = self._pair_cosines(x)
+        cos, valid = self._pair_cosines(x, uniform)
         batch = x.shape[0]
         pair_loss, pos_frac, quantile, num_pairs = self._pair_terms(
             cos, valid, hurdle, None if batch is None else int(batch)
@@ -596,11 +594,26 @@ class CorrelationNorm(keras.layers.Layer):
             "num_pairs": num_pairs,
         }
 
+    def _no_terms(self, inputs):
+        """What `_local_losses` gives for an empty batch: zeros."""
+        zero = ops.zeros((), self._stat_dtype(inputs))
+        keys = STATISTICS + ("feature_loss", "quantile", "num_pairs")
+        return {key: zero for key in keys}
+
     def call(self, inputs, training=None):
+        self._check_inputs(inputs.shape)
         outputs = ops.stop_gradient(inputs) if self.detach else inputs
         if not training:
             return outputs
-        terms = self._local_losses(inputs)
+        uniform = None
+        if self.num_pair_offsets is not None:
+            before = seed_state(self.seed_generator)
+            uniform = self._draw_uniform()
+        terms = unless_empty(
+            inputs,
+            lambda: self._local_losses(inputs, uniform=uniform),
+            lambda: self._no_terms(inputs),
+        )
         if self.feature_weight:
             self.add_loss(
                 ops.cast(self.feature_weight * terms["feature_loss"], "float32")
@@ -610,23 +623,34 @@ class CorrelationNorm(keras.layers.Layer):
                 ops.cast(self.pair_weight * terms["pair_loss"], "float32")
             )
 
-        if self.hurdle_momentum < 1.0:
-            target = ops.cast(ops.stop_gradient(terms["quantile"]), "float32")
-            current = ops.convert_to_tensor(self.current_hurdle)
-            m = self.hurdle_momentum
-            moved = m * current + (1.0 - m) * target
-            # No pairs (a batch of one): keep the hurdle.
-            self.current_hurdle.assign(
-                ops.where(terms["num_pairs"] > 0, moved, current)
-            )
+        # The state moves only for a batch with rows and finite statistics
+        # (any NaN or Inf in the batch makes its feature mean non-finite).
         stats = ops.stop_gradient(
             ops.cast(ops.stack([terms[s] for s in STATISTICS]), "float32")
         )
-        self.statistics_total.assign(self.statistics_total + stats)
-        self.statistics_count.assign(self.statistics_count + 1.0)
+        target = ops.cast(ops.stop_gradient(terms["quantile"]), "float32")
+        update = ops.logical_and(
+            ops.convert_to_tensor(ops.shape(inputs)[0]) > 0,
+            ops.logical_and(ops.all(ops.isfinite(stats)), ops.isfinite(target)),
+        )
+        if self.num_pair_offsets is not None:
+            rewind_seed_unless(update, self.seed_generator, before)
+        if self.hurdle_momentum < 1.0:
+            current = ops.convert_to_tensor(self.current_hurdle)
+            m = self.hurdle_momentum
+            moved = m * current + (1.0 - m) * target
+            # No pairs (a batch of one) also keeps the hurdle.
+            move = ops.logical_and(update, terms["num_pairs"] > 0)
+            self.current_hurdle.assign(ops.where(move, moved, current))
+        total = ops.convert_to_tensor(self.statistics_total)
+        self.statistics_total.assign(ops.where(update, total + stats, total))
+        self.statistics_count.assign(
+            self.statistics_count + ops.cast(update, "float32")
+        )
         return outputs
 
     def compute_output_shape(self, input_shape):
+        self._check_inputs(input_shape)
         return tuple(input_shape)
 
     def get_config(self):

@@ -1,153 +1,70 @@
 """MemoryLayer: a softmax selection over a learned array of memory slots."""
 
 import keras
-import numpy as np
-from keras import activations
 from keras import initializers
 from keras import ops
 from keras import regularizers
 
 from keras_memnets.api_export import register
+from keras_memnets.layers import memory_slots
 from keras_memnets.layers.approximator import ApproximatorLayer
 from keras_memnets.layers.routing import dense_selection
 from keras_memnets.layers.routing import top_k_weights
 from keras_memnets.layers.routing import validate_top_k
-from keras_memnets.utils.kmeans import kmeans
-from keras_memnets.utils.shapes import check_min_rank
+from keras_memnets.utils.config import serialize_nested
+from keras_memnets.utils.shapes import check_input_shape
 from keras_memnets.utils.shapes import reshape_last_axis
 from keras_memnets.utils.shapes import standardize_units
 from keras_memnets.utils.shapes import units_shape
-from keras_memnets.utils.slots import split_slots
+from keras_memnets.utils.shapes import unless_empty
 from keras_memnets.utils.validation import get_activation
-from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
-
-
-def _inverse_sigmoid(y, epsilon):
-    y = np.clip(y, epsilon, 1.0 - epsilon)
-    return np.log(y) - np.log1p(-y)
-
-
-def _inverse_tanh(y, epsilon):
-    return np.arctanh(np.clip(y, -1.0 + epsilon, 1.0 - epsilon))
-
-
-def _inverse_softplus(y, epsilon):
-    y = np.maximum(y, epsilon)
-    return y + np.log(-np.expm1(-y))
-
-
-def _inverse_linear(y, epsilon):
-    return y
-
-
-def _inverse_relu(y, epsilon):
-    return np.maximum(y, 0.0)
-
-
-# Activations whose inverse `set_memory_from_samples` knows, by the name
-# `keras.activations.serialize` gives them.
-_INVERSES = {
-    "sigmoid": _inverse_sigmoid,
-    "tanh": _inverse_tanh,
-    "softplus": _inverse_softplus,
-    "linear": _inverse_linear,
-    "relu": _inverse_relu,
-}
-
-# The closed range of each invertible activation's outputs: targets outside
-# it cannot be written (they would be clipped to near-constant slots).
-_RANGES = {
-    "sigmoid": (0.0, 1.0),
-    "tanh": (-1.0, 1.0),
-    "softplus": (0.0, np.inf),
-    "linear": (-np.inf, np.inf),
-    "relu": (0.0, np.inf),
-}
-
-
-def _invertible_activation(activation, owner):
-    """The name of `activation` if its inverse is known, else raises."""
-    activation_name = activations.serialize(activation)
-    if not isinstance(activation_name, str):
-        activation_name = getattr(activation, "__name__", "")
-    if activation_name not in _INVERSES:
-        raise ValueError(
-            f"{owner}: no known inverse for memory_activation="
-            f"{activation_name!r}; supported: {sorted(_INVERSES)}."
-        )
-    return activation_name
-
-
-def _check_target_range(samples, activation_name, owner):
-    """Raises a ValueError if `samples` lie outside the activation's range."""
-    if not np.all(np.isfinite(samples)):
-        raise ValueError(f"{owner}: the targets hold NaN or Inf values.")
-    low, high = _RANGES[activation_name]
-    if samples.size and (samples.min() < low or samples.max() > high):
-        hint = (
-            " (images stored as 0..255 integers: divide them by 255)"
-            if high == 1.0 and samples.max() > 1.0
-            else ""
-        )
-        raise ValueError(
-            f"{owner}: the targets must lie in [{low:g}, {high:g}], the "
-            f"range of memory_activation={activation_name!r}, got values in "
-            f"[{samples.min():g}, {samples.max():g}]{hint}."
-        )
 
 
 @register
 class MemoryLayer(keras.layers.Layer):
     """A memory of `memory_size` learned slots, read by a softmax selection.
 
-    The research notes' "memory" subnet. The selection is
-    `F = softmax(Approximator[hidden_units, memory_size](x))` and the output is
-    `F · memory_activation(M)`, where `M` is a learned array of shape
-    `(memory_size, *units)` (the notes' `NetArrayLayer` followed by
-    `ElementwiseLayer["Sigmoid"]`). Each row of `M` is one memory slot; the
-    output is the selection-weighted mix of the activated slots.
-
-    `M` is stored before `memory_activation`, as the weight named `"memory"`.
-    `set_memory_from_samples` writes slots from training targets by inverting
-    the activation (the notes' "set the memory net's memory array using
-    samples of the training set").
+    The selection is `F = softmax(Approximator[hidden_units, memory_size](x))`
+    and the output is `F · memory_activation(M)`, where `M` is a learned
+    array of shape `(memory_size, *units)`, stored before the activation as
+    the weight named `"memory"`: each row is one slot, and the output is the
+    selection-weighted mix of the activated slots. The slots can be written
+    from data with `set_memory_from_samples`, `set_memory_from_kmeans` and
+    `reset_slots`.
 
     Args:
-        units: int or tuple of ints. Per-sample output shape (the notes' `sl`).
-        memory_size: int. Number of memory slots (the notes' `mn`), >= 1.
-        hidden_units: int. Hidden width of the selection approximator (512,
-            the notes' value, by default).
+        units: int or tuple of ints. Per-sample output shape.
+        memory_size: int. Number of memory slots, >= 1.
+        hidden_units: int. Hidden width of the selection approximator.
+            Defaults to 512.
         activation: str or callable. Hidden activation of the selection
-            approximator.
+            approximator. Defaults to `"relu"`.
         memory_activation: str, callable or `None`. Applied to the memory
-            array before it is read.
+            array before it is read. Defaults to `"sigmoid"`.
         return_selection: bool. If `True`, `call` returns
-            `(output, selection)`.
-        selection_regularizer: optional regularizer applied to the selection
-            (for example `keras_memnets.regularizers.OneMax(0.1)`). Like
+            `(output, selection)`. Defaults to `False`.
+        selection_regularizer: optional regularizer of the selection (for
+            example `keras_memnets.regularizers.OneMax(0.1)`). As with
             Keras' `activity_regularizer`, its value is divided by the batch
-            size before it is added to the layer's losses.
+            size before it is added to the layer's losses; an empty batch
+            adds 0.
         memory_initializer: initializer of the memory array (before the
-            activation).
+            activation). Defaults to `"random_normal"`.
         memory_regularizer: optional regularizer of the memory array.
         kernel_initializer: initializer of the selection approximator's
-            kernels.
-        bias_initializer: initializer of its biases.
+            kernels. Defaults to `"glorot_uniform"`.
+        bias_initializer: initializer of its biases. Defaults to `"zeros"`.
         kernel_regularizer: optional regularizer of its kernels.
         bias_regularizer: optional regularizer of its biases.
-        top_k: `None` or int in `[1, memory_size]`. `None` reads every slot
-            (the dense mix above). With `top_k=k` only the `k` most selected
-            slots of each sample are read (a gather of `k` rows, so the read
-            costs O(k) instead of O(memory_size) per sample) and their
-            selection is renormalised to sum to 1 over the k slots. The
-            backward pass treats the normaliser as a constant, so the
-            selector gets the gradient of the masked selection (Switch
-            Transformer's gate gradient) and keeps learning at `k=1`; only
-            the `k` read slots get gradients. The selection regularizer sees
-            the full softmax, and `return_selection` returns the sparse
-            renormalised selection that was used (zeros elsewhere). The
-            selector itself still scores all `memory_size` slots.
+        top_k: `None` or int in `[1, memory_size]`. `None` reads every slot.
+            With `top_k=k` each sample reads only its `k` most selected
+            slots (a gather of `k` rows), with their selection renormalised
+            to sum to 1; the backward pass holds the normaliser constant, so
+            the selector keeps learning at `k=1` (the gate gradient of
+            Switch Transformer). The selection regularizer sees the full
+            softmax, and `return_selection` returns the renormalised
+            selection that was used (zeros elsewhere). Defaults to `None`.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -173,8 +90,10 @@ class MemoryLayer(keras.layers.Layer):
     ((2, 784), (2, 10))
 
     Reference:
-        The guide "Memory networks" (`docs/guides/memory_networks.rst`),
-        which maps the research notes' names to the library's.
+        The guide *Memory networks* on the docs site
+        (https://keras-memnets.readthedocs.io/), which maps the research
+        notes' names to the library's. Fedus et al., "Switch Transformers",
+        JMLR 2022 (`top_k`).
     """
 
     def __init__(
@@ -197,7 +116,6 @@ class MemoryLayer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         name = type(self).__name__
-        self.input_spec = keras.InputSpec(min_ndim=2)
         self.units = standardize_units(units, "units", name)
         self.memory_size = positive_int(memory_size, "memory_size", name)
         self.hidden_units = positive_int(hidden_units, "hidden_units", name)
@@ -227,14 +145,45 @@ class MemoryLayer(keras.layers.Layer):
             name="selector",
         )
 
+    def _check_inputs(self, shape):
+        features = self.selector.hidden.kernel.shape[0] if self.built else None
+        check_input_shape(shape, type(self).__name__, size=features)
+
     def build(self, input_shape):
-        check_min_rank(input_shape, 2, "inputs", type(self).__name__)
+        self._check_inputs(input_shape)
         self.selector.build(input_shape)
         self.memory = self.add_weight(
             name="memory",
             shape=(self.memory_size,) + units_shape(self.units),
             initializer=self.memory_initializer,
             regularizer=self.memory_regularizer,
+        )
+
+    def call(self, inputs):
+        self._check_inputs(inputs.shape)
+        selection = self.selector(inputs)
+        if self.selection_regularizer is not None:
+            self.add_loss(self._selection_penalty(selection))
+        output = self.read(selection)
+        if not self.return_selection:
+            return output
+        if self.top_k is not None:
+            # The selection that was used: renormalised, zero off the top k.
+            weights, indices = top_k_weights(selection, self.top_k)
+            selection = dense_selection(weights, indices, self.memory_size)
+        return output, selection
+
+    def _selection_penalty(self, selection):
+        # In float32, so that a mixed_float16 policy does not round it.
+        selection = ops.cast(selection, "float32")
+        batch_size = ops.cast(ops.shape(selection)[0], "float32")
+        return unless_empty(
+            selection,
+            lambda: (
+                ops.cast(self.selection_regularizer(selection), "float32")
+                / batch_size
+            ),
+            lambda: ops.zeros((), "float32"),
         )
 
     def compute_selection(self, inputs):
@@ -246,27 +195,8 @@ class MemoryLayer(keras.layers.Layer):
         Returns:
             A tensor `(batch, ..., memory_size)` whose rows sum to 1.
         """
+        self._check_inputs(inputs.shape)
         return self.selector(inputs)
-
-    def call(self, inputs):
-        selection = self.selector(inputs)
-        if self.selection_regularizer is not None:
-            # Computed in float32 so that a mixed_float16 policy does not
-            # round the penalty.
-            penalty = ops.cast(
-                self.selection_regularizer(ops.cast(selection, "float32")),
-                "float32",
-            )
-            batch_size = ops.cast(ops.shape(selection)[0], "float32")
-            self.add_loss(ops.divide_no_nan(penalty, batch_size))
-        output = self.read(selection)
-        if not self.return_selection:
-            return output
-        if self.top_k is not None:
-            # The selection that was used: renormalised, zero off the top k.
-            weights, indices = top_k_weights(selection, self.top_k)
-            selection = dense_selection(weights, indices, self.memory_size)
-        return output, selection
 
     def read(self, selection):
         """Reads the memory with a given selection.
@@ -278,15 +208,15 @@ class MemoryLayer(keras.layers.Layer):
         Returns:
             The output `(batch, ..., *units)`: `selection · M` after
             `memory_activation`, or with `top_k` the mix of the k selected
-            slots only (see `top_k` above).
+            slots only.
         """
         if self.top_k is not None:
-            return self._sparse_read(selection)
+            return self._read_top_k(selection)
         memory = self.memory_activation(
             ops.cast(self.memory, self.compute_dtype)
         )
-        # (batch, ..., k) @ (k, prod(units)) -> (batch, ..., *units): one
-        # matmul (cheaper than tensordot's reshapes on TensorFlow).
+        # (batch, ..., m) @ (m, prod(units)) -> (batch, ..., *units): one
+        # matmul.
         units = units_shape(self.units)
         if len(units) > 1:
             memory = ops.reshape(memory, (self.memory_size, -1))
@@ -295,7 +225,7 @@ class MemoryLayer(keras.layers.Layer):
             output = reshape_last_axis(output, selection, units)
         return output
 
-    def _sparse_read(self, selection):
+    def _read_top_k(self, selection):
         # Gather the k selected rows, activate only them, mix them.
         weights, indices = top_k_weights(selection, self.top_k)
         memory = ops.cast(self.memory, self.compute_dtype)
@@ -309,19 +239,12 @@ class MemoryLayer(keras.layers.Layer):
         return output
 
     def compute_output_shape(self, input_shape):
-        check_min_rank(input_shape, 2, "inputs", type(self).__name__)
+        self._check_inputs(input_shape)
         batch = tuple(input_shape[:-1])
         output_shape = batch + units_shape(self.units)
         if self.return_selection:
             return output_shape, batch + (self.memory_size,)
         return output_shape
-
-    def _check_built(self, method):
-        if not self.built:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': build the layer (call "
-                f"it once) before `{method}`."
-            )
 
     def set_memory_from_samples(self, samples, slots=None, epsilon=1e-3):
         """Writes memory slots so that they output the given samples.
@@ -334,7 +257,8 @@ class MemoryLayer(keras.layers.Layer):
         relu (which keeps the non-negative part).
 
         Args:
-            samples: array of shape `(n, *units)`.
+            samples: array of shape `(n, *units)`, in the range of
+                `memory_activation`.
             slots: optional sequence of `n` distinct slot indices to write.
                 `None` writes slots `0..n-1`, which requires
                 `n <= memory_size`.
@@ -349,50 +273,9 @@ class MemoryLayer(keras.layers.Layer):
                 scale them to [0, 1] first), hold NaN or Inf, or do not match
                 `units`.
         """
-        name = type(self).__name__
-        self._check_built("set_memory_from_samples")
-        activation_name = _invertible_activation(
-            self.memory_activation, f"{name}.set_memory_from_samples"
+        return memory_slots.set_memory_from_samples(
+            self, samples, slots=slots, epsilon=epsilon
         )
-        if not epsilon > 0:
-            raise ValueError(
-                f"{name}.set_memory_from_samples: `epsilon` must be > 0, "
-                f"got {epsilon}."
-            )
-        samples = np.asarray(keras.ops.convert_to_numpy(samples), "float64")
-        expected = units_shape(self.units)
-        if samples.ndim != len(expected) + 1 or samples.shape[1:] != expected:
-            raise ValueError(
-                f"{name}.set_memory_from_samples: `samples` must have shape "
-                f"(n, {', '.join(map(str, expected))}), got {samples.shape}."
-            )
-        _check_target_range(
-            samples, activation_name, f"{name}.set_memory_from_samples"
-        )
-        n = samples.shape[0]
-        if slots is None:
-            if n > self.memory_size:
-                raise ValueError(
-                    f"{name}.set_memory_from_samples: got {n} samples for "
-                    f"memory_size={self.memory_size}; pass at most "
-                    "memory_size samples, or `slots`."
-                )
-            slots = np.arange(n)
-        slots = np.asarray(slots, dtype="int64").reshape(-1)
-        if len(slots) != n or len(np.unique(slots)) != n:
-            raise ValueError(
-                f"{name}.set_memory_from_samples: `slots` must hold {n} "
-                f"distinct indices (one per sample), got {slots.tolist()}."
-            )
-        if n and (slots.min() < 0 or slots.max() >= self.memory_size):
-            raise ValueError(
-                f"{name}.set_memory_from_samples: `slots` must lie in "
-                f"[0, {self.memory_size}), got {slots.tolist()}."
-            )
-        memory = np.array(keras.ops.convert_to_numpy(self.memory))
-        memory[slots] = _INVERSES[activation_name](samples, epsilon)
-        self.memory.assign(memory.astype(memory.dtype))
-        return slots
 
     def set_memory_from_kmeans(
         self,
@@ -407,26 +290,21 @@ class MemoryLayer(keras.layers.Layer):
         Clusters the targets into `memory_size` groups (k-means++ seeding,
         then Lloyd iterations, in numpy) and writes centroid `k` into slot
         `k` with `set_memory_from_samples`, as vector-quantisation codebooks
-        are initialised. The memory then starts from the best any hard
-        `memory_size`-slot memory can do on these targets (up to k-means'
-        local optimum), and `result.mse` is that memory's mean squared error,
-        a floor to compare the trained memory output with. The selector is
-        left as it is: it learns which slot fits which input.
+        are initialised. `result.mse` is the mean squared error of a memory
+        that outputs each target's centroid: a floor for the trained
+        memory's output. The selector is left as it is.
 
         Args:
             targets: array `(n, *units)` in the range of `memory_activation`,
-                with `n >= memory_size` (a random subset of the training
-                targets is enough).
+                with `n >= memory_size`.
             seed: optional int. Seed of the k-means++ draws.
             max_iterations: int. Most Lloyd iterations per restart.
             restarts: int. Independent seedings; the best one is kept.
             epsilon: float. Clipping margin of the activation's inverse.
 
         Returns:
-            A `KMeansResult(centroids, assignments, mse, iterations)` (numpy
-            centroids of shape `(memory_size, *units)`, each target's
-            centroid index, the mean squared error of the targets to their
-            centroids, and the iterations run).
+            A `keras_memnets.utils.kmeans.KMeansResult(centroids,
+            assignments, mse, iterations)`.
 
         Example:
 
@@ -440,35 +318,14 @@ class MemoryLayer(keras.layers.Layer):
         >>> round(result.mse, 4)
         0.005
         """
-        name = type(self).__name__
-        owner = f"{name}.set_memory_from_kmeans"
-        self._check_built("set_memory_from_kmeans")
-        targets = np.asarray(keras.ops.convert_to_numpy(targets), "float64")
-        expected = units_shape(self.units)
-        if targets.ndim != len(expected) + 1 or targets.shape[1:] != expected:
-            raise ValueError(
-                f"{owner}: `targets` must have shape "
-                f"(n, {', '.join(map(str, expected))}), got {targets.shape}."
-            )
-        if len(targets) < self.memory_size:
-            raise ValueError(
-                f"{owner}: needs at least memory_size={self.memory_size} "
-                f"targets, got {len(targets)}."
-            )
-        # Checked before clustering, so that bad targets fail at once.
-        activation_name = _invertible_activation(self.memory_activation, owner)
-        _check_target_range(targets, activation_name, owner)
-        result = kmeans(
+        return memory_slots.set_memory_from_kmeans(
+            self,
             targets,
-            self.memory_size,
             seed=seed,
-            max_iterations=positive_int(
-                max_iterations, "max_iterations", owner
-            ),
-            restarts=positive_int(restarts, "restarts", owner),
+            max_iterations=max_iterations,
+            restarts=restarts,
+            epsilon=epsilon,
         )
-        self.set_memory_from_samples(result.centroids, epsilon=epsilon)
-        return result
 
     def reset_slots(
         self,
@@ -482,24 +339,19 @@ class MemoryLayer(keras.layers.Layer):
     ):
         """Restarts slots: each takes over half of the busiest slot.
 
-        Slot surgery, as vector-quantisation codebooks restart unused codes
-        (see `keras_memnets.callbacks.RestartDeadSlots`, which calls this for
-        the slots it finds dead). On `inputs`, the slot that wins most rows
-        (argmax of the selection) is split in two, once per slot in `slots`:
-
-        - the slot's selector logit (kernel column and bias of the selector's
-          last `Dense`) becomes a copy of the busiest slot's, both lowered by
-          `log 2` so that the pair shares the busiest slot's probability,
-          then pulled apart so that a randomly chosen row of the busiest
-          slot prefers the restarted slot by a logit margin of `split` and
-          the busiest slot's rows divide about evenly (the numpy function
-          `keras_memnets.utils.slots.split_slots`);
-        - if `targets` are given, the slot's memory row is written from the
-          chosen row's target (`set_memory_from_samples`), so the restarted
-          slot outputs a sample of the data it now wins.
+        On `inputs`, the slot that wins most rows (argmax of the selection)
+        is split in two, once per slot in `slots`, as vector-quantisation
+        codebooks restart unused codes: the slot's selector logit becomes a
+        copy of the busiest slot's, both lowered by `log 2`, then pulled
+        apart so that a randomly chosen row of the busiest slot prefers the
+        restarted slot by a logit margin of `split`
+        (`keras_memnets.utils.slots.split_slots`). If `targets` are given,
+        the slot's memory row is written from the chosen row's target.
+        `keras_memnets.callbacks.RestartDeadSlots` calls this for the slots
+        it finds dead.
 
         Args:
-            slots: sequence of slot indices to restart.
+            slots: sequence of distinct slot indices to restart.
             inputs: array `(n, features)`: inputs of this layer (not of the
                 model, if other layers come first).
             targets: optional array `(n, *units)` of targets for the memory
@@ -526,74 +378,16 @@ class MemoryLayer(keras.layers.Layer):
         >>> [(r["slot"], r["from"]) for r in records]
         [(1, 0), (2, 0)]
         """
-        name = type(self).__name__
-        owner = f"{name}.reset_slots"
-        self._check_built("reset_slots")
-        slots = np.asarray(slots, dtype="int64").reshape(-1)
-        if len(np.unique(slots)) != len(slots) or (
-            len(slots) and (slots.min() < 0 or slots.max() >= self.memory_size)
-        ):
-            raise ValueError(
-                f"{owner}: `slots` must be distinct indices in "
-                f"[0, {self.memory_size}), got {slots.tolist()}."
-            )
-        split = number_in_range(split, "split", owner, low=0.0)
-        batch_size = positive_int(batch_size, "batch_size", owner)
-        inputs = np.asarray(keras.ops.convert_to_numpy(inputs))
-        if inputs.ndim != 2 or len(inputs) == 0:
-            raise ValueError(
-                f"{owner}: `inputs` must have shape (n, features) with n >= 1, "
-                f"got {inputs.shape}."
-            )
-        if targets is not None:
-            targets = np.asarray(keras.ops.convert_to_numpy(targets), "float64")
-            if len(targets) != len(inputs):
-                raise ValueError(
-                    f"{owner}: `inputs` and `targets` must have the same "
-                    f"number of rows, got {len(inputs)} and {len(targets)}."
-                )
-            expected = units_shape(self.units)
-            if targets.shape[1:] != expected:
-                raise ValueError(
-                    f"{owner}: `targets` must have shape "
-                    f"(n, {', '.join(map(str, expected))}), got "
-                    f"{targets.shape}."
-                )
-            # Checked before any weight changes.
-            activation_name = _invertible_activation(
-                self.memory_activation, owner
-            )
-            _check_target_range(targets, activation_name, owner)
-        dense = self.selector.output_dense
-        hidden, winners = [], []
-        for start in range(0, len(inputs), batch_size):
-            h = self.selector.hidden(inputs[start : start + batch_size])
-            logits = dense(h)
-            h = keras.ops.convert_to_numpy(h)
-            logits = keras.ops.convert_to_numpy(logits)
-            hidden.append(h)
-            winners.append(logits.argmax(-1))
-        kernel, bias, records = split_slots(
-            keras.ops.convert_to_numpy(dense.kernel),
-            keras.ops.convert_to_numpy(dense.bias) if dense.use_bias else None,
-            np.concatenate(hidden),
-            np.concatenate(winners),
+        return memory_slots.reset_slots(
+            self,
             slots,
+            inputs,
+            targets=targets,
             split=split,
-            rng=seed,
+            epsilon=epsilon,
+            seed=seed,
+            batch_size=batch_size,
         )
-        if not records:
-            return []
-        dense.kernel.assign(kernel.astype(dense.kernel.dtype))
-        if bias is not None:
-            dense.bias.assign(bias.astype(dense.bias.dtype))
-        if targets is not None:
-            self.set_memory_from_samples(
-                targets[[r["row"] for r in records]],
-                slots=[r["slot"] for r in records],
-                epsilon=epsilon,
-            )
-        return records
 
     def get_config(self):
         config = super().get_config()
@@ -602,33 +396,23 @@ class MemoryLayer(keras.layers.Layer):
                 "units": self.units,
                 "memory_size": self.memory_size,
                 "hidden_units": self.hidden_units,
-                "activation": activations.serialize(self.activation),
-                "memory_activation": activations.serialize(
-                    self.memory_activation
-                ),
                 "return_selection": self.return_selection,
-                "selection_regularizer": regularizers.serialize(
-                    self.selection_regularizer
-                ),
-                "memory_initializer": initializers.serialize(
-                    self.memory_initializer
-                ),
-                "memory_regularizer": regularizers.serialize(
-                    self.memory_regularizer
-                ),
-                "kernel_initializer": initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": initializers.serialize(
-                    self.bias_initializer
-                ),
-                "kernel_regularizer": regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-                "bias_regularizer": regularizers.serialize(
-                    self.bias_regularizer
-                ),
                 "top_k": self.top_k,
+                **serialize_nested(
+                    self,
+                    activations=["activation", "memory_activation"],
+                    initializers=[
+                        "memory_initializer",
+                        "kernel_initializer",
+                        "bias_initializer",
+                    ],
+                    regularizers=[
+                        "selection_regularizer",
+                        "memory_regularizer",
+                        "kernel_regularizer",
+                        "bias_regularizer",
+                    ],
+                ),
             }
         )
         return config

@@ -4,7 +4,6 @@ import math
 import string
 
 import keras
-from keras import activations
 from keras import initializers
 from keras import ops
 from keras import regularizers
@@ -15,10 +14,12 @@ from keras_memnets.layers.routing import capacity
 from keras_memnets.layers.routing import dispatch
 from keras_memnets.layers.routing import top_k_weights
 from keras_memnets.layers.routing import validate_top_k
-from keras_memnets.utils.shapes import check_min_rank
+from keras_memnets.utils.config import serialize_nested
+from keras_memnets.utils.shapes import check_input_shape
 from keras_memnets.utils.shapes import reshape_last_axis
 from keras_memnets.utils.shapes import standardize_units
 from keras_memnets.utils.shapes import units_shape
+from keras_memnets.utils.shapes import unless_empty
 from keras_memnets.utils.validation import get_activation
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
@@ -28,52 +29,47 @@ from keras_memnets.utils.validation import positive_int
 class MemoryInformedLayer(keras.layers.Layer):
     """One candidate output per memory slot, mixed by the memory's selection.
 
-    The research notes' "memory-informed" subnet. An approximator maps the
-    input to `memory_size` candidate outputs, `C = output_activation(A(x))`
-    with `A` an approximator `[hidden_units, (memory_size, *units)]`,
-    and the selection of a `MemoryLayer` mixes them:
-    `output = Σ_k selection[..., k] · C[..., k, :]`, computed as one einsum.
+    An approximator maps the input to `memory_size` candidate outputs,
+    `C = output_activation(A(x))` with `A` an approximator
+    `[hidden_units, (memory_size, *units)]`, and the selection of a
+    `MemoryLayer` mixes them: `output = Σ_k selection[..., k] · C[..., k, :]`.
     With a sharp selection this picks one specialised approximator per
-    partition of the data ("the class vector selects which approximator to
-    use").
+    partition of the data.
 
     Args:
         units: int or tuple of ints. Per-sample output shape.
         memory_size: int. Number of candidates; must equal the selection's
             width.
-        hidden_units: int. Hidden width of the candidate approximator (512,
-            the notes' value, by default).
-        activation: str or callable. Its hidden activation.
+        hidden_units: int. Hidden width of the candidate approximator.
+            Defaults to 512.
+        activation: str or callable. Its hidden activation. Defaults to
+            `"relu"`.
         output_activation: str, callable or `None`. Applied to the
-            candidates before they are mixed.
+            candidates before they are mixed. Defaults to `"sigmoid"`.
         kernel_initializer: initializer of the approximator's kernels.
-        bias_initializer: initializer of its biases.
+            Defaults to `"glorot_uniform"`.
+        bias_initializer: initializer of its biases. Defaults to `"zeros"`.
         kernel_regularizer: optional regularizer of its kernels.
         bias_regularizer: optional regularizer of its biases.
         top_k: `None` or int in `[1, memory_size]`. `None` computes all
             `memory_size` candidates and mixes them. With `top_k=k` each
             sample uses only its `k` most selected slots, with the selection
-            renormalised over them (backward: the normaliser is held
-            constant, as in `MemoryLayer`), and only those candidates are
-            computed: the (sample, slot) pairs are grouped by slot into a
-            buffer of `C` rows per slot, as mixture-of-experts layers
-            dispatch tokens to experts, and each slot's output `Dense` runs
-            on its rows only. The shared hidden `Dense` still runs once per
-            sample. The weights are the same as for `top_k=None`, so a
-            trained layer can switch.
-        capacity_factor: `None` or float > 0. Capacity rule for `top_k`:
+            renormalised over them (the normaliser held constant in the
+            backward pass, as in `MemoryLayer`), and only those candidates
+            are computed: the (sample, slot) pairs are grouped by slot into
+            a buffer of `C` rows per slot, as mixture-of-experts layers
+            dispatch tokens to experts. The weights are the same as for
+            `top_k=None`, so a trained layer can switch. Defaults to `None`.
+        capacity_factor: `None` or float > 0. With `top_k`, each slot takes
             `C = min(batch, ceil(capacity_factor * batch * k / memory_size))`
-            rows per slot (batch = samples in the call). Inside a slot, first
-            choices are served before second choices, then in batch order;
-            pairs beyond `C` overflow and are dropped: they contribute
-            nothing, and the sample's output is the sum over its kept slots
-            (not renormalised again). `None` sets `C = batch`, which never
-            drops a pair (at the cost of `memory_size * batch` rows, as many
-            as the dense layer). Nothing is added to the losses for dropped
-            pairs: a selection concentrated on few slots drops many (watch
-            it with `keras_memnets.metrics.SelectionPerplexity`), so use
-            `None` or a balanced selection when that matters. Outputs depend
-            on the other samples in the batch only through overflow.
+            rows (batch = samples in the call): first choices before second
+            choices, then in batch order. Pairs beyond `C` are dropped (they
+            add nothing, and nothing is added to the losses for them, so
+            watch a concentrated selection with
+            `keras_memnets.metrics.SelectionPerplexity`). `None` sets
+            `C = batch`, which never drops a pair. Outputs depend on the
+            other samples of the batch only through dropped pairs. Defaults
+            to 2.0.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -103,8 +99,9 @@ class MemoryInformedLayer(keras.layers.Layer):
     (2, 784)
 
     Reference:
-        The guide "Memory networks" (`docs/guides/memory_networks.rst`),
-        which maps the research notes' names to the library's.
+        The guide *Memory networks* on the docs site
+        (https://keras-memnets.readthedocs.io/). Fedus et al., "Switch
+        Transformers", JMLR 2022 (`top_k` and `capacity_factor`).
     """
 
     def __init__(
@@ -158,7 +155,8 @@ class MemoryInformedLayer(keras.layers.Layer):
             name="candidates",
         )
 
-    def _split_shapes(self, input_shape):
+    def _check_inputs(self, input_shape):
+        """Returns `(x_shape, selection_shape)` if they fit, else raises."""
         name = type(self).__name__
         if not (
             isinstance(input_shape, (list, tuple))
@@ -166,27 +164,37 @@ class MemoryInformedLayer(keras.layers.Layer):
             and all(isinstance(s, (list, tuple)) for s in input_shape)
         ):
             raise ValueError(
-                f"{name}: expected inputs `[x, selection]` (two tensors), got "
-                f"input shape {input_shape}."
+                f"{name}: `inputs` must be a list `[x, selection]` of two "
+                f"tensors, got input shape {input_shape}."
             )
         x_shape, selection_shape = (tuple(s) for s in input_shape)
-        check_min_rank(x_shape, 2, "x", name)
-        check_min_rank(selection_shape, 2, "selection", name)
+        features = (
+            self.candidates.hidden.kernel.shape[0] if self.built else None
+        )
+        check_input_shape(x_shape, name, "x", size=features)
+        check_input_shape(selection_shape, name, "selection")
         if selection_shape[-1] != self.memory_size:
             raise ValueError(
-                f"{name}: `selection` must have width memory_size="
-                f"{self.memory_size} on its last axis, got shape "
-                f"{selection_shape}."
+                f"{name}: `selection` must have last axis memory_size="
+                f"{self.memory_size}, got shape {selection_shape}."
             )
         if len(selection_shape) != len(x_shape):
             raise ValueError(
                 f"{name}: `x` {x_shape} and `selection` {selection_shape} must "
                 "have the same rank (the same batch axes)."
             )
+        if not all(
+            a is None or b is None or a == b
+            for a, b in zip(x_shape[:-1], selection_shape[:-1])
+        ):
+            raise ValueError(
+                f"{name}: `x` {x_shape} and `selection` {selection_shape} must "
+                "have the same batch axes (one selection row per input row)."
+            )
         return x_shape, selection_shape
 
     def build(self, input_shape):
-        x_shape, _ = self._split_shapes(input_shape)
+        x_shape, _ = self._check_inputs(input_shape)
         self.candidates.build(x_shape)
         # "bz,bzo->bo" for (batch, features) inputs and units of rank 1;
         # explicit letters rather than "..." keep TensorFlow on its fastest
@@ -195,32 +203,24 @@ class MemoryInformedLayer(keras.layers.Layer):
         units = string.ascii_uppercase[: len(units_shape(self.units))]
         self._equation = f"{batch}z,{batch}z{units}->{batch}{units}"
 
-    def _check_batch_axes(self, x_shape, selection_shape):
-        """Raises if `x` and `selection` have different known batch axes."""
-        x_shape, selection_shape = tuple(x_shape), tuple(selection_shape)
-        x_batch, selection_batch = x_shape[:-1], selection_shape[:-1]
-        if len(x_batch) == len(selection_batch) and all(
-            a is None or b is None or a == b
-            for a, b in zip(x_batch, selection_batch)
-        ):
-            return
-        raise ValueError(
-            f"{type(self).__name__} '{self.name}': `x` {x_shape} and "
-            f"`selection` {selection_shape} must have the same batch axes "
-            "(one selection row per input row)."
-        )
-
     def call(self, inputs):
         x, selection = inputs
-        self._check_batch_axes(x.shape, selection.shape)
+        self._check_inputs([tuple(x.shape), tuple(selection.shape)])
         if self.top_k is not None:
-            return self._sparse_call(x, selection)
+            # Dispatch gathers from the batch: an empty one gives zeros.
+            return unless_empty(
+                x,
+                lambda: self._sparse_call(x, selection),
+                lambda: ops.zeros(
+                    tuple(ops.shape(x)[:-1]) + units_shape(self.units),
+                    self.compute_dtype,
+                ),
+            )
         candidates = self.candidates(x)
         selection = ops.cast(selection, candidates.dtype)
         return ops.einsum(self._equation, selection, candidates)
 
     def _sparse_call(self, x, selection):
-        name = type(self).__name__
         features = x.shape[-1]
         flat_x = ops.reshape(x, (-1, features))
         selection = ops.reshape(selection, (-1, self.memory_size))
@@ -236,8 +236,6 @@ class MemoryInformedLayer(keras.layers.Layer):
         )
         hidden = self.candidates.hidden(flat_x)
         dense = self.candidates.output_dense
-        if dense.kernel is None:  # pragma: no cover
-            raise ValueError(f"{name}: the layer is not built.")
         size = math.prod(units_shape(self.units))
         # The output kernel (hidden, memory_size * size) viewed per slot.
         kernel = ops.reshape(
@@ -261,8 +259,7 @@ class MemoryInformedLayer(keras.layers.Layer):
         return reshape_last_axis(output, x, units_shape(self.units))
 
     def compute_output_shape(self, input_shape):
-        x_shape, selection_shape = self._split_shapes(input_shape)
-        self._check_batch_axes(x_shape, selection_shape)
+        x_shape, _ = self._check_inputs(input_shape)
         return x_shape[:-1] + units_shape(self.units)
 
     def get_config(self):
@@ -272,21 +269,11 @@ class MemoryInformedLayer(keras.layers.Layer):
                 "units": self.units,
                 "memory_size": self.memory_size,
                 "hidden_units": self.hidden_units,
-                "activation": activations.serialize(self.activation),
-                "output_activation": activations.serialize(
-                    self.output_activation
-                ),
-                "kernel_initializer": initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": initializers.serialize(
-                    self.bias_initializer
-                ),
-                "kernel_regularizer": regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-                "bias_regularizer": regularizers.serialize(
-                    self.bias_regularizer
+                **serialize_nested(
+                    self,
+                    activations=["activation", "output_activation"],
+                    initializers=["kernel_initializer", "bias_initializer"],
+                    regularizers=["kernel_regularizer", "bias_regularizer"],
                 ),
                 "top_k": self.top_k,
                 "capacity_factor": self.capacity_factor,

@@ -5,7 +5,8 @@ import numpy as np
 from keras import ops
 
 from keras_memnets.api_export import register
-from keras_memnets.utils.shapes import check_min_rank
+from keras_memnets.utils.shapes import check_input_shape
+from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
 
 
@@ -42,27 +43,28 @@ def _batches(data, batch_size, steps):
 class PCAReduction(keras.layers.Layer):
     """Projects onto the top principal components learned by `adapt`.
 
-    The research notes' `dred = DimensionReduction[dat, dl]`. `adapt(data)`
-    computes the mean and the covariance (scatter) matrix of the data in
-    float64, merging batches with Chan's update so that a `tf.data` stream
-    gives the same result as one array, and takes its SVD (computed as the
-    eigendecomposition of that symmetric matrix). The result equals the SVD
-    of the centred data matrix up to the signs of the components. `call`
-    projects `(x - mean) @ components`; with `whiten=True` each component is
-    divided by its standard deviation. `inverse` maps projections back.
+    `adapt(data)` computes the mean and the covariance (scatter) matrix of
+    the data in float64, merging batches with Chan's update so that a
+    `tf.data` stream gives the same result as one array, and takes its
+    eigendecomposition, which equals the SVD of the centred data matrix up
+    to the signs of the components. `call` projects
+    `(x - mean) @ components`; with `whiten=True` each component is divided
+    by its standard deviation. `inverse` maps projections back.
 
     Components are sign-normalised (the entry of largest magnitude of each
     component is positive), so the same data gives the same projection on
     every backend. The mean, components and explained variances are
     non-trainable weights, so they are saved in `.keras` files; the layer has
-    no trainable weights.
+    no trainable weights. Only `adapt` writes them (it refuses data with NaN
+    or Inf); `call` changes no state.
 
     Args:
-        units: int. Number of components kept (the notes' `dl`), >= 1 and at
-            most the number of features.
+        units: int. Number of components kept, >= 1 and at most the number
+            of features.
         whiten: bool. If `True`, scale each projected component to unit
-            variance.
-        epsilon: float. Added to the variances before whitening.
+            variance. Defaults to `False`.
+        epsilon: float >= 0. Added to the variances before whitening.
+            Defaults to 1e-7.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -86,7 +88,8 @@ class PCAReduction(keras.layers.Layer):
     ((100, 6), (6,))
 
     Reference:
-        The guide "Memory networks" (`docs/guides/memory_networks.rst`).
+        The guides *Memory networks* and *Compressing hidden layers by PCA*
+        on the docs site (https://keras-memnets.readthedocs.io/).
     """
 
     def __init__(self, units, whiten=False, epsilon=1e-7, **kwargs):
@@ -94,7 +97,7 @@ class PCAReduction(keras.layers.Layer):
         name = type(self).__name__
         self.units = positive_int(units, "units", name)
         self.whiten = bool(whiten)
-        self.epsilon = float(epsilon)
+        self.epsilon = number_in_range(epsilon, "epsilon", name, low=0.0)
         self._adapted = False
 
     def _check_features(self, features):
@@ -105,10 +108,14 @@ class PCAReduction(keras.layers.Layer):
                 f"units <= {features}."
             )
 
+    def _check_inputs(self, shape):
+        features = self.mean.shape[0] if self.built else None
+        check_input_shape(shape, type(self).__name__, size=features)
+        self._check_features(shape[-1])
+
     def build(self, input_shape):
-        check_min_rank(input_shape, 2, "inputs", type(self).__name__)
+        self._check_inputs(input_shape)
         features = int(input_shape[-1])
-        self._check_features(features)
         self.mean = self.add_weight(
             name="mean", shape=(features,), initializer="zeros", trainable=False
         )
@@ -201,8 +208,8 @@ class PCAReduction(keras.layers.Layer):
                 f"features, the data has {mean.shape[0]}."
             )
         # The scatter matrix is symmetric positive semi-definite, so its SVD
-        # is its eigendecomposition; `eigh` computes it several times faster
-        # than `svd` (eigenvalues come ascending).
+        # is its eigendecomposition, which `eigh` computes for symmetric
+        # matrices (eigenvalues come ascending).
         s, u = np.linalg.eigh(scatter)
         s, u = np.maximum(s[::-1], 0.0), u[:, ::-1]
         components = u[:, : self.units]
@@ -255,6 +262,7 @@ class PCAReduction(keras.layers.Layer):
         return ops.sqrt(ops.cast(self.explained_variance, dtype) + self.epsilon)
 
     def call(self, inputs):
+        self._check_inputs(tuple(inputs.shape))
         self._require_adapted("call")
         dtype = self.compute_dtype
         x = ops.cast(inputs, dtype) - ops.cast(self.mean, dtype)
@@ -287,8 +295,7 @@ class PCAReduction(keras.layers.Layer):
         return x + ops.cast(self.mean, dtype)
 
     def compute_output_shape(self, input_shape):
-        check_min_rank(input_shape, 2, "inputs", type(self).__name__)
-        self._check_features(input_shape[-1])
+        self._check_inputs(input_shape)
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):

@@ -12,11 +12,11 @@ import math
 
 from keras import ops
 
+from keras_memnets.utils.validation import positive_int
+
 
 def validate_top_k(top_k, memory_size, owner):
     """Returns `None` or `top_k` as an int in [1, memory_size], else raises."""
-    from keras_memnets.utils.validation import positive_int
-
     if top_k is None:
         return None
     top_k = positive_int(top_k, "top_k", owner)

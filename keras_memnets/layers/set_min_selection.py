@@ -4,8 +4,11 @@ import keras
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.layers.state import load_with_seed
+from keras_memnets.layers.state import rewind_seed_unless
+from keras_memnets.layers.state import save_with_seed
+from keras_memnets.layers.state import seed_state
 from keras_memnets.losses._variants import check_set_min_arguments
-from keras_memnets.losses._variants import check_variant_shapes
 from keras_memnets.losses._variants import deserialize_base_loss
 from keras_memnets.losses._variants import serialize_base_loss
 from keras_memnets.losses._variants import set_min_per_sample
@@ -23,20 +26,19 @@ class SetMinSelection(keras.layers.Layer):
     compiled without a loss for this output (`loss=None`) and the targets
     reach the layer as a model input (for an autoencoder, the input itself).
 
-    Why a layer: the selection noise has state, the current `log_std` (which
+    The selection noise has state, as in `Dropout`: its standard deviation
+    `log_std` is a non-trainable weight (which
     `keras_memnets.callbacks.LogStdSchedule` changes during training) and
-    the position in the random stream. Keras compiles a train step as a
-    function of the *model's* variables, so state held by a loss is invisible
-    to a compiled JAX step. Here both are model state, as in `Dropout` and
-    `BatchNormalization`: `log_std` is a non-trainable weight and the noise
-    comes from a `keras.random.SeedGenerator`. The same code runs on every
-    backend, a schedule assigns a model weight, and both are saved with the
-    model, so training continued after `keras.saving.load_model` draws the
-    same noise as uninterrupted training.
+    the noise comes from a `keras.random.SeedGenerator`. Both are saved with
+    the model, so training continued after `keras.saving.load_model` draws
+    the same noise as uninterrupted training. A batch whose losses are not
+    finite (one holding NaN or Inf) leaves the random stream where it was,
+    also inside compiled train steps, so training that skips such a step
+    goes on as if the batch had never come.
 
-    As `Dropout` does, the noise is only drawn when `training=True`; in
-    `evaluate` the added loss is the noise-free set-min loss (the loss of
-    each sample's best variant, mixed with the losers by `relaxation`).
+    The noise is only drawn when `training=True`; in `evaluate` the added
+    loss is the noise-free set-min loss (the loss of each sample's best
+    variant, mixed with the losers by `relaxation`). An empty batch adds 0.
     `sample_weight` passed to `fit` does not reach an added loss.
 
     Args:
@@ -79,9 +81,10 @@ class SetMinSelection(keras.layers.Layer):
     1.0
 
     Reference:
-        The guide `docs/guides/set_min.rst`. Lee et al., "Stochastic
-        Multiple Choice Learning for Training Diverse Deep Ensembles",
-        NeurIPS 2016.
+        The guide *Set-min random loss and K-variant networks* on the docs
+        site (https://keras-memnets.readthedocs.io/). Lee et al.,
+        "Stochastic Multiple Choice Learning for Training Diverse Deep
+        Ensembles", NeurIPS 2016.
     """
 
     def __init__(
@@ -106,23 +109,48 @@ class SetMinSelection(keras.layers.Layer):
         self.base_loss = base_loss
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
-    def _shapes(self, input_shape):
-        if (
-            not isinstance(input_shape, (list, tuple))
-            or len(input_shape) != 2
-            or not isinstance(input_shape[0], (list, tuple))
+    def _check_inputs(self, input_shape):
+        """`(variants_shape, targets_shape)` if they fit, else raises."""
+        name = type(self).__name__
+        if not (
+            isinstance(input_shape, (list, tuple))
+            and len(input_shape) == 2
+            and all(isinstance(s, (list, tuple)) for s in input_shape)
         ):
             raise ValueError(
-                "SetMinSelection: expected inputs [variants, targets]; got "
-                f"input shape {input_shape}."
+                f"{name}: `inputs` must be a list `[variants, targets]` of two "
+                f"tensors, got input shape {input_shape}."
             )
-        return tuple(input_shape[0]), tuple(input_shape[1])
+        variants, targets = (tuple(s) for s in input_shape)
+        expected = "(batch, num_variants, *target_shape)"
+        if len(variants) != len(targets) + 1 or variants[2:] != targets[1:]:
+            raise ValueError(
+                f"{name}: `variants` must have shape {expected} with "
+                f"target_shape = targets.shape[1:] = {targets[1:]}, got "
+                f"variants {variants} and targets {targets}."
+            )
+        if variants[1] is None or variants[1] < 2:
+            raise ValueError(
+                f"{name}: `variants` must hold a known number of at least 2 "
+                f"variants on axis 1, got shape {variants}."
+            )
+        if self.built and (
+            variants[1] != self.num_variants
+            or targets[1:] != self._target_shape
+        ):
+            built = ", ".join(
+                str(d) for d in (self.num_variants,) + self._target_shape
+            )
+            raise ValueError(
+                f"{name}: `variants` must have shape (batch, {built}), as "
+                f"when the layer was built, got {variants}."
+            )
+        return variants, targets
 
     def build(self, input_shape):
-        variants_shape, targets_shape = self._shapes(input_shape)
-        self.num_variants = check_variant_shapes(
-            targets_shape, variants_shape, "SetMinSelection"
-        )
+        variants, targets = self._check_inputs(input_shape)
+        self.num_variants = int(variants[1])
+        self._target_shape = targets[1:]
         self.log_std = self.add_weight(
             name="log_std",
             shape=(),
@@ -134,35 +162,36 @@ class SetMinSelection(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         variants, targets = inputs
+        self._check_inputs([tuple(variants.shape), tuple(targets.shape)])
         losses = variant_losses(
             ops.cast(targets, variants.dtype), variants, self._base_loss_fn
         )
         noise = None
         if training:
+            before = seed_state(self.seed_generator)
             eps = keras.random.normal(
                 ops.shape(losses), dtype="float32", seed=self.seed_generator
             )
             noise = ops.cast(self.log_std, "float32") * eps
+            finite = ops.all(ops.isfinite(losses))
+            rewind_seed_unless(finite, self.seed_generator, before)
         per_sample = set_min_per_sample(
             losses, noise, self.relaxation, self.num_variants, self.noise_space
         )
-        self.add_loss(ops.mean(ops.cast(per_sample, "float32")))
+        # The mean over the batch; 0 for an empty batch.
+        batch_size = ops.cast(ops.shape(per_sample)[0], "float32")
+        total = ops.sum(ops.cast(per_sample, "float32"))
+        self.add_loss(total / ops.maximum(batch_size, 1.0))
         return variants
 
     def save_own_variables(self, store):
-        # Keras does not save a SeedGenerator's state with its layer (a
-        # reloaded Dropout restarts its stream); this layer saves it so that
-        # training continued after loading draws the noise it would have.
-        store["0"] = self.log_std
-        store["1"] = self.seed_generator.state
+        save_with_seed(store, [self.log_std], self.seed_generator)
 
     def load_own_variables(self, store):
-        self.log_std.assign(store["0"])
-        if "1" in store:
-            self.seed_generator.state.assign(store["1"])
+        load_with_seed(store, [self.log_std], self.seed_generator)
 
     def compute_output_shape(self, input_shape):
-        return self._shapes(input_shape)[0]
+        return self._check_inputs(input_shape)[0]
 
     def get_config(self):
         config = super().get_config()

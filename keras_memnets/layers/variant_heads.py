@@ -6,6 +6,8 @@ import keras
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.config import serialize_nested
+from keras_memnets.utils.shapes import check_input_shape
 from keras_memnets.utils.shapes import standardize_units
 from keras_memnets.utils.shapes import units_shape
 from keras_memnets.utils.validation import get_activation
@@ -18,11 +20,9 @@ IMPLEMENTATIONS = ("auto", "batched", "per_head")
 def resolve_implementation(implementation, backend=None):
     """The implementation `"auto"` stands for on `backend`.
 
-    The rule comes from `benchmarks/variant_heads.py` (train steps on 2 CPU
-    cores, K = 2, 5, 10, hidden 512, 784 outputs): TensorFlow's CPU batched
-    matmul, which its einsum lowers to, is slower than K plain matmuls, so
-    TensorFlow computes the heads one by one; JAX and PyTorch compute them
-    batched.
+    TensorFlow's batched matmul on CPU, which its einsum lowers to, is
+    slower than K plain matmuls, so TensorFlow computes the heads one by
+    one; JAX and PyTorch compute them batched.
     """
     if implementation != "auto":
         return implementation
@@ -77,10 +77,8 @@ class VariantHeads(keras.layers.Layer):
     `"batched"` (one einsum per stage) and `"per_head"` (the stacked
     weights unstacked, then one plain matmul per head, as K `Dense` layers
     would do). `implementation="auto"` picks `"per_head"` on TensorFlow and
-    `"batched"` on JAX and PyTorch, the faster one in
-    `benchmarks/variant_heads.py` (see the guide `docs/guides/set_min.rst`,
-    "Speed"). The weights do not depend on the choice, so a saved model
-    loads on any backend.
+    `"batched"` on JAX and PyTorch, the faster one on each. The weights do
+    not depend on the choice, so a saved model loads on any backend.
 
     Each head's kernel is initialized as a `Dense` kernel of one head's
     shape would be (the fans of a variance-scaling initializer do not count
@@ -91,8 +89,7 @@ class VariantHeads(keras.layers.Layer):
             outputs of shape `(batch, K, *units)`.
         num_variants: int. Number of heads K, `>= 1`.
         hidden_units: int or `None`. Width of each head's hidden layer;
-            `None` for heads without a hidden layer. Defaults to 512 (the
-            research notes' width, as in `ApproximatorLayer`).
+            `None` for heads without a hidden layer. Defaults to 512.
         activation: str or callable. Activation of the hidden layer.
             Defaults to `"relu"`.
         output_activation: str, callable or `None`. Activation of the
@@ -130,8 +127,8 @@ class VariantHeads(keras.layers.Layer):
     (2, 5, 784)
 
     Reference:
-        The guide `docs/guides/set_min.rst` (the "variant subnets" of the
-        set-min random loss net).
+        The guide *Set-min random loss and K-variant networks* on the docs
+        site (https://keras-memnets.readthedocs.io/).
     """
 
     def __init__(
@@ -178,14 +175,20 @@ class VariantHeads(keras.layers.Layer):
         self._units_shape = units_shape(self.units)
         self._flat_units = math.prod(self._units_shape)
 
-    def _check_input_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 2 or input_shape[-1] is None:
-            raise ValueError(
-                "VariantHeads: expected inputs of shape (batch, features) "
-                f"with a known number of features; got shape {input_shape}."
-            )
-        return input_shape[-1]
+    def _check_inputs(self, shape):
+        features = None
+        if self.built:
+            kernel = self.hidden_kernel
+            if kernel is None:
+                kernel = self.output_kernel
+            features = kernel.shape[1]
+        check_input_shape(
+            shape,
+            "VariantHeads",
+            ranks=(2,),
+            layout="(batch, features)",
+            size=features,
+        )
 
     def _add_stage(self, name, fan_in, fan_out):
         kernel = self.add_weight(
@@ -209,7 +212,8 @@ class VariantHeads(keras.layers.Layer):
         return kernel, bias
 
     def build(self, input_shape):
-        features = self._check_input_shape(input_shape)
+        self._check_inputs(input_shape)
+        features = int(input_shape[-1])
         if self.hidden_units is None:
             self.hidden_kernel = self.hidden_bias = None
             self.output_kernel, self.output_bias = self._add_stage(
@@ -266,6 +270,7 @@ class VariantHeads(keras.layers.Layer):
         return outputs
 
     def call(self, inputs):
+        self._check_inputs(inputs.shape)
         if self._per_head:
             outputs = self._call_per_head(inputs)
         else:
@@ -278,7 +283,7 @@ class VariantHeads(keras.layers.Layer):
         return outputs
 
     def compute_output_shape(self, input_shape):
-        self._check_input_shape(input_shape)
+        self._check_inputs(input_shape)
         return (input_shape[0], self.num_variants, *self._units_shape)
 
     def get_config(self):
@@ -290,22 +295,12 @@ class VariantHeads(keras.layers.Layer):
                 else list(self.units),
                 "num_variants": self.num_variants,
                 "hidden_units": self.hidden_units,
-                "activation": keras.activations.serialize(self.activation),
-                "output_activation": keras.activations.serialize(
-                    self.output_activation
-                ),
                 "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(
-                    self.bias_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-                "bias_regularizer": keras.regularizers.serialize(
-                    self.bias_regularizer
+                **serialize_nested(
+                    self,
+                    activations=["activation", "output_activation"],
+                    initializers=["kernel_initializer", "bias_initializer"],
+                    regularizers=["kernel_regularizer", "bias_regularizer"],
                 ),
                 "implementation": self.implementation,
             }

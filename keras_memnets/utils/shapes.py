@@ -66,15 +66,58 @@ def check_min_rank(input_shape, min_rank, argument, owner):
         argument: str. The input's name, for the error message.
         owner: str. The layer's class name, for the error message.
     """
-    if len(input_shape) < min_rank:
+    check_input_shape(input_shape, owner, argument, min_rank=min_rank)
+
+
+def check_input_shape(
+    shape,
+    owner,
+    argument="inputs",
+    min_rank=2,
+    ranks=None,
+    layout="(batch, ..., features)",
+    axis=-1,
+    size=None,
+):
+    """Raises a `ValueError` naming the layer unless an input shape fits.
+
+    Layers check their input shapes with this (in `build`, `call` and
+    `compute_output_shape`) instead of a `keras.InputSpec`, whose errors
+    name the layer instance or an inner sub-layer rather than the class and
+    the argument.
+
+    Args:
+        shape: the input's shape (a tuple, possibly holding `None`).
+        owner: str. The layer's class name.
+        argument: str. The input's name.
+        min_rank: int. The smallest allowed rank (when `ranks` is `None`).
+        ranks: optional tuple of the allowed ranks.
+        layout: str. The expected layout, shown in the rank error.
+        axis: int. The axis that must be known (the features).
+        size: optional int. The size `axis` must have (the width the layer
+            was built for).
+    """
+    shape = tuple(shape)
+    if ranks is None:
+        fits, expected = len(shape) >= min_rank, f"rank >= {min_rank}"
+    else:
+        fits = len(shape) in ranks
+        expected = "rank " + " or ".join(str(r) for r in ranks)
+    if not fits:
         raise ValueError(
-            f"{owner}: `{argument}` must have rank >= {min_rank} "
-            f"(batch, ..., features), got shape {tuple(input_shape)}."
+            f"{owner}: `{argument}` must have {expected} {layout}, got shape "
+            f"{shape}."
         )
-    if input_shape[-1] is None:
+    where = "last axis" if axis == -1 else f"axis {axis}"
+    if shape[axis] is None:
         raise ValueError(
-            f"{owner}: the last axis of `{argument}` must be known, got shape "
-            f"{tuple(input_shape)}."
+            f"{owner}: `{argument}` must have a known {where}, got shape "
+            f"{shape}."
+        )
+    if size is not None and shape[axis] != size:
+        raise ValueError(
+            f"{owner}: `{argument}` must have {where} {size}, as when the "
+            f"layer was built, got {shape[axis]} (shape {shape})."
         )
 
 
@@ -97,3 +140,26 @@ def reshape_last_axis(tensor, batch_like, units):
     if all(d is not None for d in inner):
         return ops.reshape(tensor, (-1,) + inner + tuple(units))
     return ops.reshape(tensor, tuple(ops.shape(batch_like)[:-1]) + tuple(units))
+
+
+def unless_empty(tensor, compute, empty):
+    """`compute()` unless `tensor` has no rows (batch size 0), else `empty()`.
+
+    A statically known batch size (eager calls, JAX, PyTorch) picks the
+    branch in Python; an unknown one (a TensorFlow graph) picks it at run
+    time with `keras.ops.cond`, so ops that cannot take an empty batch (a
+    reduction over it, a gather from it) never run on one.
+
+    Args:
+        tensor: the batch, rows on axis 0.
+        compute: callable returning the result for a non-empty batch.
+        empty: callable returning the result for an empty batch, with the
+            same structure, dtypes and (apart from the batch axis) shapes.
+
+    Returns:
+        The result of `compute` or `empty`.
+    """
+    rows = tensor.shape[0]
+    if rows is not None:
+        return compute() if rows > 0 else empty()
+    return ops.cond(ops.shape(tensor)[0] > 0, compute, empty)

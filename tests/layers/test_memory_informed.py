@@ -119,7 +119,7 @@ def test_different_batch_sizes_name_the_layer_and_both_shapes():
     layer([x[:4], selection])  # builds
     with pytest.raises(
         ValueError,
-        match=r"MemoryInformedLayer 'informed'.*\(5, 6\).*\(4, 3\).*batch",
+        match=r"MemoryInformedLayer: `x` \(5, 6\).*\(4, 3\).*batch",
     ):
         layer([x, selection])
     # Also for symbolic inputs whose batch sizes are known.

@@ -54,6 +54,11 @@ def _np_dispatch(indices, memory_size, rows):
     return kept
 
 
+def _one(xs):
+    """The layer's inputs: one tensor, or the list of several."""
+    return xs[0] if len(xs) == 1 else xs
+
+
 def _grads(layer, inputs, upstream):
     """d sum(layer(inputs) * upstream) / d (trainable variables, inputs)."""
     backend = keras.backend.backend()
@@ -65,7 +70,7 @@ def _grads(layer, inputs, upstream):
         non_trainable = [v.value for v in layer.non_trainable_variables]
 
         def f(values, xs):
-            out, _ = layer.stateless_call(values, non_trainable, xs)
+            out, _ = layer.stateless_call(values, non_trainable, _one(xs))
             return jnp.sum(out * upstream)
 
         g_vars, g_in = jax.grad(f, argnums=(0, 1))(
@@ -77,7 +82,7 @@ def _grads(layer, inputs, upstream):
         xs = [tf.constant(x) for x in inputs]
         with tf.GradientTape() as tape:
             tape.watch(xs)
-            value = tf.reduce_sum(layer(xs) * upstream)
+            value = tf.reduce_sum(layer(_one(xs)) * upstream)
         g = tape.gradient(value, list(variables) + xs)
         g_vars, g_in = g[: len(variables)], g[len(variables) :]
         g_in = [
@@ -95,7 +100,7 @@ def _grads(layer, inputs, upstream):
         xs = [torch.tensor(x, requires_grad=True) for x in inputs]
         for v in variables:
             v.value.grad = None
-        value = (layer(xs) * torch.tensor(upstream)).sum()
+        value = (layer(_one(xs)) * torch.tensor(upstream)).sum()
         value.backward()
         g_vars = [
             np.zeros(v.shape, "float32")
