@@ -100,6 +100,22 @@ def _embedding_model(optimizer, x, rng):
     return model, ids, rng.random((len(x), 4)).astype("float32")
 
 
+def _memory_model_arguments():
+    """`inputs` and `outputs` of a small model with a ProductKeyMemory."""
+    inputs = keras.Input((6,))
+    memory = layers.ProductKeyMemory(
+        num_keys=4, value_dim=5, heads=2, top_k=3, key_dim=4
+    )
+    outputs = keras.layers.Dense(3)(memory(inputs))
+    return dict(inputs=inputs, outputs=outputs)
+
+
+def _compile_with_lazy_adam(model, x, rng):
+    """The model itself, trained with LazyAdam (its row-sparse step)."""
+    model.compile(optimizer=keras_memnets.optimizers.LazyAdam(0.01), loss="mse")
+    return model, x, rng.random((len(x), 3)).astype("float32")
+
+
 CASES = [
     # --- issue 4: SignSGD ---
     Case(SignSGD, "optimizer", dict(learning_rate=0.01), id="sign"),
@@ -403,6 +419,13 @@ CASES = [
         ),
         input_shape=(3, 6),
         id="layer_norm_sequence",
+    ),
+    # --- issue 24: row-sparse training on JAX ---
+    Case(
+        models.RowSparseModel,
+        "model",
+        _memory_model_arguments,
+        build=_compile_with_lazy_adam,
     ),
 ]
 

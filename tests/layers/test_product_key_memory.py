@@ -303,6 +303,47 @@ def test_value_rows_not_read_get_exactly_zero_gradient():
     assert np.all(np.abs(values_grad[read]).sum(-1) > 0)
 
 
+def _optimizer_rows(optimizer, variable):
+    """`(momentum, velocity)` of `variable` in a LazyAdam, by path."""
+    found = {}
+    for v in optimizer.variables:
+        for kind in ("momentum", "velocity"):
+            if v.path.endswith(f"{variable.name}_{kind}"):
+                found[kind] = _np(v).copy()
+    return found["momentum"], found["velocity"]
+
+
+def test_lazy_adam_in_fit_leaves_the_rows_not_read_bit_identical():
+    from keras_memnets.optimizers import LazyAdam
+
+    # `layer` normalisation: the rows read in training are `lookup`'s.
+    layer = _layer("layer", num_keys=8, top_k=2, heads=2, value_dim=4)
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=LazyAdam(0.05), loss="mse")
+    x, y = _inputs((6, 5), seed=9), _inputs((6, 4), seed=10)
+    model.fit(x, y, batch_size=6, verbose=0)  # one step: every state made
+    before = (_np(layer.values).copy(),) + _optimizer_rows(
+        model.optimizer, layer.values
+    )
+    read = np.unique(_np(layer.lookup(x[:3])[1]))
+    model.fit(x[:3], y[:3], batch_size=3, verbose=0)
+    after = (_np(layer.values),) + _optimizer_rows(
+        model.optimizer, layer.values
+    )
+    unread = np.setdiff1d(np.arange(64), read)
+    assert 0 < len(read) <= 12
+    for old, new in zip(before, after):
+        np.testing.assert_array_equal(new[unread], old[unread])
+        assert np.all(new[read] != old[read])
+    if BACKEND == "torch":
+        # The table's gradient was a sparse tensor of the rows read.
+        gradient = layer.values.value.grad
+        assert gradient.is_sparse
+        rows = gradient.coalesce().indices()[0].numpy()
+        np.testing.assert_array_equal(np.sort(rows), read)
+
+
 # ---------------------------------------------------------------------------
 # Batch-norm state, masks, edge inputs.
 

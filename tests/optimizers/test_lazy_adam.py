@@ -424,7 +424,7 @@ def test_a_tables_dense_gradient_leaves_its_zero_rows():
     table = keras.Variable(start, name="table")
     plain = keras.Variable(start, name="plain")
     plain_ref = keras.Variable(start, name="plain")
-    sparse_take(table, np.array([0]))  # marks `table` as a table
+    _row_sparse.mark_table(table)  # as a layer marks its table
     optimizer = LazyAdam(learning_rate=0.1)
     reference = keras.optimizers.Adam(learning_rate=0.1)
     first = rng.standard_normal((4, 2)).astype("float32")
@@ -519,6 +519,7 @@ class _Table(keras.layers.Layer):
             name="table",
             autocast=False,
         )
+        _row_sparse.mark_table(self.table)
 
     def call(self, ids):
         rows = sparse_take(self.table, ids)
