@@ -31,6 +31,7 @@ three steps.
 import argparse
 import gc
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -133,7 +134,12 @@ def step_function(variant, config, num_keys, x, y):
 def peak_rss(variant, config, num_keys, steps=3):
     """Peak RSS (MiB) of a child process that builds `variant` at
     `num_keys` and runs `steps` training steps (the PyTorch reference's
-    child imports neither Keras nor a Keras backend)."""
+    child imports neither Keras nor a Keras backend).
+
+    The child reports its own high-water mark (`VmHWM`): the `ru_maxrss`
+    that `wait4` gives a parent counts the parent's own peak too, since a
+    forked child starts from a copy of the parent's memory map.
+    """
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
     env["PYTHONPATH"] = os.pathsep.join(
         [ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -153,18 +159,28 @@ def peak_rss(variant, config, num_keys, steps=3):
             f"--num-keys={num_keys}",
             *sizes,
         ]
-    returncode, rss = machine.peak_rss_mib(command, env=env)
-    if returncode != 0 or rss is None:
+    child = subprocess.run(command, env=env, capture_output=True, text=True)
+    lines = [
+        line
+        for line in child.stdout.splitlines()
+        if line.startswith("peak_rss_mib ")
+    ]
+    if child.returncode != 0 or not lines:
+        print(child.stderr[-2000:])
         raise RuntimeError(
             f"the peak-RSS child of {variant} at num_keys={num_keys} exited "
-            f"with status {returncode}; nothing recorded."
+            f"with status {child.returncode}; nothing recorded."
         )
-    return round(rss, 1)
+    value = lines[-1].split()[1]
+    return None if value == "None" else float(value)
 
 
 def _threads():
     """The intra-op threads of each library in this process."""
-    out = {"cpus": os.cpu_count()}
+    out = {
+        "cpus": os.cpu_count(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+    }
     try:
         import torch
 
@@ -301,6 +317,7 @@ def _child(args):
     step = step_function(args.child, config, args.num_keys, x, y)
     for _ in range(args.steps):
         step()
+    print(f"peak_rss_mib {pkm_torch.high_water_mib()}")
 
 
 def main(argv=None):

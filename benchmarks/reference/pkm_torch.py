@@ -98,9 +98,23 @@ def training_step(x, y, num_keys, value_dim, heads, top_k, key_dim, lr=1e-3):
     return step, model
 
 
+def high_water_mib():
+    """This process's peak resident memory in MiB (Linux's `VmHWM`, of
+    the program now running only), or `None` where it is not known."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:  # pragma: no cover (not Linux)
+        return None
+    return None
+
+
 def main(argv=None):
-    """Runs `--steps` training steps on a random batch (a peak-RSS child of
-    `benchmarks/pkm_scale.py`, which imports no Keras backend)."""
+    """Runs `--steps` training steps on a random batch and prints the peak
+    RSS (a child of `benchmarks/pkm_scale.py`, which imports no Keras
+    backend)."""
     import argparse
 
     import numpy as np
@@ -132,6 +146,7 @@ def main(argv=None):
     )
     for _ in range(args.steps):
         step()
+    print(f"peak_rss_mib {high_water_mib()}")
 
 
 if __name__ == "__main__":

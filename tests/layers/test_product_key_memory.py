@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from keras_memnets.layers import ProductKeyMemory
+from keras_memnets.layers._product_keys import candidate_ranks
 from keras_memnets.layers._product_keys import product_top_k
 
 BACKEND = keras.backend.backend()
@@ -139,6 +140,24 @@ def test_product_search_on_many_random_queries(top_k):
     ref_scores, ref_indices = _top_k(full, top_k)
     np.testing.assert_array_equal(_np(indices), ref_indices)
     np.testing.assert_allclose(_np(scores), ref_scores, atol=1e-5)
+
+
+@pytest.mark.parametrize("top_k", [1, 5, 32])
+def test_the_best_sums_of_two_sorted_lists_are_among_the_candidates(top_k):
+    first_rank, second_rank = candidate_ranks(top_k)
+    pairs = set(zip(first_rank, second_rank))
+    assert len(pairs) == len(first_rank)
+    assert len(pairs) == sum(top_k // i for i in range(1, top_k + 1))
+    assert all((i + 1) * (j + 1) <= top_k for i, j in pairs)
+    # The best `top_k` of all `top_k**2` sums of 500 random pairs of
+    # sorted lists: every one is a candidate.
+    rng = np.random.default_rng(top_k)
+    a = -np.sort(-rng.normal(size=(500, top_k)), axis=1)
+    b = -np.sort(-rng.normal(size=(500, top_k)), axis=1)
+    sums = (a[:, :, None] + b[:, None, :]).reshape(500, -1)
+    best = np.argsort(-sums, axis=1)[:, :top_k]
+    for i, j in zip(*np.divmod(best.ravel(), top_k)):
+        assert (i, j) in pairs
 
 
 @pytest.mark.parametrize("training", [False, True])
