@@ -262,10 +262,11 @@ def coalesce(gradient):
         )
         return tf.IndexedSlices(values, rows, gradient.dense_shape)
     if keras.config.backend() == "jax":
-        # JAX: static shapes, so the summed rows keep the count of entries;
-        # the unused entries get the id `rows` (out of range), which
-        # `read_rows` and `write_rows` skip.
-        return gradient.sum_duplicates(nse=gradient.nse)
+        # JAX: static shapes, so the summed rows keep the count of entries,
+        # or the variable's number of rows where that is smaller (no more
+        # ids can be distinct and in range); the unused entries get the id
+        # `rows` (out of range), which `read_rows` and `write_rows` skip.
+        return gradient.sum_duplicates(nse=min(gradient.nse, gradient.shape[0]))
     # PyTorch: coalescing sorts the ids and sums duplicates; it is a no-op
     # on a gradient that is coalesced already.
     if gradient.sparse_dim() != 1:
