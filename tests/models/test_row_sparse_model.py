@@ -150,6 +150,18 @@ def test_a_subclass_that_builds_its_graph_gets_the_row_sparse_step(
     assert loss[-1] < loss[0]
 
 
+@jax_only
+def test_mixed_bfloat16_keeps_the_row_sparse_step(monkeypatch):
+    # No LossScaleOptimizer under bfloat16; the table stays float32.
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    seen = _spy(monkeypatch)
+    model = _model(RowSparseModel)
+    loss = _fit(model, LazyAdam(0.05), epochs=1)
+    assert seen["rows"] == ["values"]
+    assert np.all(np.isfinite(loss))
+    assert model.get_layer("memory").values.dtype == "float32"
+
+
 def test_fit_trains_and_leaves_rows_not_read_on_every_backend():
     model = _model(RowSparseModel, query_norm="layer")
     model.compile(optimizer=LazyAdam(0.05), loss="mse")
