@@ -38,6 +38,7 @@ SETUP = {
     "quick",
     "repeats",
     "sizes",
+    "threads",
     "units",
     "warmup",
 }
@@ -251,6 +252,11 @@ def _variant_heads_auto(payload):
     }
 
 
+def _pkm_over_reference(payload):
+    largest = str(payload["sizes"]["memory_sizes"][-1])
+    return {"": payload["over_torch_reference"][largest]["lazy_adam"]}
+
+
 def _sparse_growth(payload):
     largest = str(payload["sizes"]["memory_sizes"][-1])
     growth = payload["growth_over_smallest_memory_size"]
@@ -300,6 +306,18 @@ GOALS = (
         _sparse_growth,
         lambda p: p["growth_limit_sparse_informed"],
         group_label="top_k",
+    ),
+    Goal(
+        "pkm_scale",
+        "LazyAdam step at 2^20 / at 2^12 slots",
+        lambda p: {"": p["growth_largest_over_smallest"]["lazy_adam"]},
+        lambda p: p["growth_limit"],
+    ),
+    Goal(
+        "pkm_scale",
+        "LazyAdam step / PyTorch reference, 2^20 slots",
+        _pkm_over_reference,
+        lambda p: p["reference_limit"],
     ),
     Goal(
         "variant_heads",
@@ -390,6 +408,10 @@ def _by_size(timed):
 # Benchmarks whose size grows: `{name: (x label, {panel: {variant:
 # {size: seconds}}})}` from a payload.
 COSTS = {
+    "pkm_scale": (
+        "memory_size (slots)",
+        lambda p: {"training step": _by_size(p["results"])},
+    ),
     "sparse_memory": ("memory_size", _sparse_cost),
     "correlation_norm": (
         "layer width",

@@ -102,6 +102,22 @@ def _embedding_model(optimizer, x, rng):
     return model, ids, rng.random((len(x), 4)).astype("float32")
 
 
+def _memory_model_arguments():
+    """`inputs` and `outputs` of a small model with a ProductKeyMemory."""
+    inputs = keras.Input((6,))
+    memory = layers.ProductKeyMemory(
+        num_keys=4, value_dim=5, heads=2, top_k=3, key_dim=4
+    )
+    outputs = keras.layers.Dense(3)(memory(inputs))
+    return dict(inputs=inputs, outputs=outputs)
+
+
+def _compile_with_lazy_adam(model, x, rng):
+    """The model itself, trained with LazyAdam (its row-sparse step)."""
+    model.compile(optimizer=keras_memnets.optimizers.LazyAdam(0.01), loss="mse")
+    return model, x, rng.random((len(x), 3)).astype("float32")
+
+
 def _softmax_regularized_model(regularizer, x, rng):
     """A softmax layer with `regularizer` on its output (OneMax needs
     probability rows)."""
@@ -514,6 +530,15 @@ PRODUCT_KEYS = [
         id="layer_norm_sequence",
         trainable_weights=5,
         non_trainable_weights=0,
+    ),
+    # Row-sparse training of the tables on JAX.
+    Case(
+        models.RowSparseModel,
+        "model",
+        _memory_model_arguments,
+        build=_compile_with_lazy_adam,
+        trainable_weights=7,
+        non_trainable_weights=2,
     ),
 ]
 

@@ -112,7 +112,9 @@ class Case:
     Attributes:
         obj: the public class, or the builder function for kind `"model"`.
         kind: one of `KINDS`.
-        kwargs: constructor (or builder) keyword arguments.
+        kwargs: constructor (or builder) keyword arguments, or a function
+            returning them (called for each instance: e.g. the fresh
+            `inputs` and `outputs` of a model class).
         input_shape: per-sample input shape (a tuple, or a list of tuples for
             several inputs). For losses, metrics, regularizers and optimizers,
             the input of the small model that produces the prediction.
@@ -182,9 +184,13 @@ class Case:
 
     @property
     def checks(self):
-        if self.expected_output is None:
-            return CHECKS[self.kind]
-        return CHECKS[self.kind] + ("output",)
+        checks = CHECKS[self.kind]
+        if self.kind == "model" and inspect.isclass(self.obj):
+            # A model class (not a builder) is registered too.
+            checks = checks[:1] + ("serialize",) + checks[1:]
+        if self.expected_output is not None:
+            checks = checks + ("output",)
+        return checks
 
 
 # ---------------------------------------------------------------------------
@@ -202,7 +208,7 @@ def dtype_policy(name):
 
 
 def make_instance(case, dtype=None):
-    kwargs = dict(case.kwargs)
+    kwargs = dict(case.kwargs() if callable(case.kwargs) else case.kwargs)
     if dtype is not None and case.kind == "layer":
         kwargs["dtype"] = dtype
     return case.obj(**kwargs)

@@ -8,7 +8,8 @@ each half is scored against its `num_keys` sub-keys and the `top_k` best
 of each half are kept, sorted. A pair outside these candidates has a half
 ranked below `top_k` others, each of which pairs with the same other half
 to a score at least as high, so the best `top_k` pairs are among these
-`top_k**2` candidates (ties aside).
+`top_k**2` candidates (ties aside); by the same argument only the pairs of
+ranks `(i, j)` with `(i + 1) * (j + 1) <= top_k` need to be summed.
 
 Every function here works on flattened queries `(n, heads, 2, half_dim)`
 and keys `(heads, 2, num_keys, half_dim)`; `n` may be 0 or, in a traced
@@ -68,19 +69,40 @@ def product_top_k(query, keys, top_k):
         product scores (differentiable with respect to the query and the
         keys) and the int32 slot ids.
     """
-    heads, _, num_keys, _ = keys.shape
+    _, _, num_keys, _ = keys.shape
     # One top_k per half: slicing the halves out of a single top_k's result
     # lets XLA on CPU lower that top_k as a full sort of the scores.
     best_first, ids_first = ops.top_k(half_scores(query, keys, 0), top_k)
     best_second, ids_second = ops.top_k(half_scores(query, keys, 1), top_k)
-    candidates = best_first[:, :, :, None] + best_second[:, :, None, :]
-    candidates = ops.reshape(candidates, (_rows(query), heads, top_k * top_k))
+    first_rank, second_rank = candidate_ranks(top_k)
+    candidates = ops.take(best_first, first_rank, axis=-1) + ops.take(
+        best_second, second_rank, axis=-1
+    )
     scores, position = ops.top_k(candidates, top_k)
-    position = ops.cast(position, "int32")
+    first_rank = ops.convert_to_tensor(first_rank, "int32")
+    second_rank = ops.convert_to_tensor(second_rank, "int32")
     first = ops.take_along_axis(
-        ops.cast(ids_first, "int32"), ops.floor_divide(position, top_k), -1
+        ops.cast(ids_first, "int32"), ops.take(first_rank, position), -1
     )
     second = ops.take_along_axis(
-        ops.cast(ids_second, "int32"), ops.mod(position, top_k), -1
+        ops.cast(ids_second, "int32"), ops.take(second_rank, position), -1
     )
     return scores, first * num_keys + second
+
+
+def candidate_ranks(top_k):
+    """The rank pairs `(i, j)` (0 = best) of the two halves' sorted scores
+    that can hold one of the `top_k` best sums: `(i + 1) * (j + 1) <=
+    top_k`.
+
+    Every pair `(i', j')` with `i' <= i` and `j' <= j` sums to at least the
+    score of `(i, j)`, so a pair with more than `top_k` such pairs is never
+    needed (ties aside): about `top_k * ln(top_k)` candidates instead of
+    `top_k**2` (119 instead of 1,024 for `top_k=32`).
+
+    Returns:
+        `(first_rank, second_rank)`: two lists of ints, ordered by `i`
+        then `j`.
+    """
+    pairs = [(i, j) for i in range(top_k) for j in range(top_k // (i + 1))]
+    return [i for i, _ in pairs], [j for _, j in pairs]

@@ -10,6 +10,8 @@ from keras import regularizers
 from keras_memnets.api_export import register
 from keras_memnets.layers._product_keys import product_scores
 from keras_memnets.layers._product_keys import product_top_k
+from keras_memnets.optimizers._row_sparse import mark_table
+from keras_memnets.optimizers._row_sparse import sparse_take
 from keras_memnets.utils.shapes import check_min_rank
 from keras_memnets.utils.validation import one_of
 from keras_memnets.utils.validation import positive_int
@@ -36,9 +38,14 @@ class ProductKeyMemory(keras.layers.Layer):
 
     The table `values`, of shape `(num_keys**2, value_dim)`, is read by a
     gather of the `heads * top_k` rows each input vector selects; only those
-    rows take part in a step and receive a non-zero gradient (on TensorFlow
-    the gradient is a `tf.IndexedSlices`). No tensor with one entry per slot
-    and input vector is formed, in the forward or the backward pass.
+    rows take part in a step and receive a non-zero gradient. No tensor with
+    one entry per slot and input vector is formed, in the forward or the
+    backward pass. Train it with `keras_memnets.optimizers.LazyAdam` for an
+    update that costs the rows read: the gradient of the table is a
+    `tf.IndexedSlices` on TensorFlow and a sparse tensor on PyTorch, and on
+    JAX a `keras_memnets.models.RowSparseModel` passes it row-sparse (a
+    plain `keras.Model` there differentiates into a dense array of the
+    table's shape).
 
     `query_norm` chooses how queries are normalised before the search:
 
@@ -223,6 +230,7 @@ class ProductKeyMemory(keras.layers.Layer):
             regularizer=self.values_regularizer,
             autocast=False,
         )
+        mark_table(self.values)
 
     def call(self, inputs, training=None, mask=None):
         scores, indices = self._search(inputs, training, mask)
@@ -356,7 +364,7 @@ class ProductKeyMemory(keras.layers.Layer):
         """
         indices = ops.reshape(indices, (rows, self.heads * self.top_k))
         weights = ops.reshape(weights, (rows, 1, self.heads * self.top_k))
-        values = ops.take(self.values, indices, axis=0)
+        values = sparse_take(self.values, indices)
         return ops.matmul(ops.cast(weights, values.dtype), values)[:, 0]
 
     def _normalize(self, query, training, mask):

@@ -3,13 +3,22 @@
 A table read by gather (an embedding, a memory's values) gets a gradient in
 which only the rows read are nonzero. TensorFlow represents it as a
 `tf.IndexedSlices`; PyTorch as a sparse COO tensor when the read is
-`torch.nn.functional.embedding(..., sparse=True)`; JAX always materialises
-the dense array (a custom JAX training step may pass a `BCOO`). This module
-holds every backend branch of that story:
+`torch.nn.functional.embedding(..., sparse=True)`; JAX differentiates into
+the dense array, unless a training step differentiates with respect to the
+rows read (`RowReads`) and passes a `BCOO`. This module holds every
+backend branch of that story:
 
 - `sparse_take(table_variable, indices)`, the read that layers call: it
-  marks the variable as a table read by rows (`is_table`), and reads it so
-  that its gradient is row-sparse where the backend can say so;
+  reads the table so that its gradient is row-sparse where the backend can
+  say so;
+- `mark_table` / `is_table`: a layer marks, in `build`, the variables it
+  reads by rows, so that `LazyAdam` knows that the all-zero rows of such a
+  variable's dense gradient were not read;
+- `allow_sparse_gradient`: `LazyAdam.build` lets the tables it trains get
+  sparse gradients on PyTorch;
+- `RowReads`: the JAX scope in which `sparse_take` reads rows under
+  `stop_gradient` plus a differentiable offset, for a training step that
+  differentiates with respect to the rows read;
 - `is_row_sparse`, `coalesce`, `nonzero_rows`, `check_rows`,
   `rows_and_values`, `with_values`, `read_rows`, `write_rows`: what
   `LazyAdam` asks of a row-sparse gradient (duplicate rows summed, row ids
@@ -19,14 +28,17 @@ holds every backend branch of that story:
   arithmetic exactly), with the rows of row-sparse gradients gathered into
   the same lists and written back in place.
 
-Two marks live on the Keras variables themselves (plain attributes, never
-saved): a table read by `sparse_take`, and, on PyTorch, a table whose
-optimizer takes sparse gradients (`allow_sparse_gradient`, set by
-`LazyAdam.build`). Other Keras optimizers (RMSprop, Adagrad) and Keras'
-`LossScaleOptimizer` fail on a sparse PyTorch gradient, so without the
-second mark the read stays dense.
+The two marks are plain attributes of the Keras variables (never saved),
+each written by the object that owns the fact, as Keras' layers set
+`variable.overwrite_with_gradient` for its optimizers to read: the layer
+says that it reads a variable by rows (`mark_table`, in `build`), the
+optimizer says that it takes a variable's sparse gradients
+(`allow_sparse_gradient`, in `build`). Other Keras optimizers (RMSprop,
+Adagrad) and Keras' `LossScaleOptimizer` fail on a sparse PyTorch
+gradient, so without the second mark the read stays dense.
 """
 
+import threading
 import weakref
 
 import keras
@@ -36,8 +48,14 @@ _TABLE = "_keras_memnets_read_by_rows"
 _SPARSE_GRADIENT = "_keras_memnets_sparse_gradient"
 
 
+def mark_table(variable):
+    """Marks `variable` as a table that its layer reads by rows only
+    through `sparse_take` (a layer calls this in `build`)."""
+    setattr(variable, _TABLE, True)
+
+
 def is_table(variable):
-    """Whether `variable` has been read by `sparse_take`."""
+    """Whether a layer marked `variable` with `mark_table`."""
     return getattr(variable, _TABLE, False)
 
 
@@ -60,6 +78,71 @@ def _sparse_gradient_allowed(variable):
     return owner is not None and owner() is not None
 
 
+# The `RowReads` scopes open in this thread, innermost last. A scope, like
+# Keras' own `StatelessScope`, lives only for the trace of one training
+# step; nothing stays here between steps.
+_SCOPES = threading.local()
+
+
+class RowReads:
+    """JAX: a scope in which `sparse_take` reads rows of given tables
+    without a gradient to the table, plus an offset, recording the rows.
+
+    Inside the scope a read of one of `tables` returns
+    `take(stop_gradient(table), ids) + offset`, the offsets being given in
+    the order of the reads. A training step that differentiates with
+    respect to the offsets (zeros) gets, for each read, the gradient of the
+    rows it read; with the recorded ids that is the table's gradient, as
+    row-sparse data, and no array of the table's shape is formed. Reads of
+    other variables are `sparse_take`'s usual ones.
+
+    Args:
+        tables: the Keras variables whose reads are routed.
+        offsets: `None` (the rows alone, to find the reads' shapes), or a
+            list of one tensor per routed read, shaped like its rows.
+
+    Attributes:
+        reads: list of `(variable, ids)` of each routed read, in order: the
+            variable read and the row ids, negative ids counted from the
+            end.
+    """
+
+    def __init__(self, tables, offsets=None):
+        self._tables = {id(v) for v in tables}
+        self._offsets = offsets
+        self.reads = []
+
+    def routes(self, variable):
+        return id(variable) in self._tables
+
+    def read(self, variable, indices):
+        import jax
+        import jax.numpy as jnp
+
+        table = variable.value
+        indices = jnp.where(indices < 0, indices + table.shape[0], indices)
+        rows = jnp.take(jax.lax.stop_gradient(table), indices, axis=0)
+        if self._offsets is not None:
+            rows = rows + self._offsets[len(self.reads)]
+        self.reads.append((variable, indices))
+        return rows
+
+    def __enter__(self):
+        if not hasattr(_SCOPES, "stack"):
+            _SCOPES.stack = []
+        _SCOPES.stack.append(self)
+        return self
+
+    def __exit__(self, *exc_info):
+        _SCOPES.stack.pop()
+
+
+def _row_reads():
+    """The innermost open `RowReads` scope of this thread, or `None`."""
+    stack = getattr(_SCOPES, "stack", None)
+    return stack[-1] if stack else None
+
+
 def sparse_take(table_variable, indices):
     """Rows of a table variable, read so that its gradient is row-sparse.
 
@@ -78,15 +161,17 @@ def sparse_take(table_variable, indices):
       `LossScaleOptimizer`), is 2-D and is read without autocasting (see
       below); otherwise `ops.take`, whose gradient is dense, as every
       Keras optimizer expects.
-    - JAX: `ops.take`; JAX differentiates into a dense array of the table's
-      shape whatever the read (`LazyAdam` then treats the rows whose
-      gradient is exactly zero as not read).
+    - JAX: inside a `RowReads` scope that routes the table, the scope's
+      read (rows under `stop_gradient`, plus an offset); otherwise
+      `ops.take`, which JAX differentiates into a dense array of the
+      table's shape.
 
     The rows come back in the table's own dtype. Create the table with
     `add_weight(..., autocast=False)` and cast the rows to the layer's
     compute dtype after the read, as `keras.layers.Embedding` does: an
     autocast table would be cast whole (every row, every step) before the
-    gather, and on PyTorch its gradient would be dense.
+    gather, and on PyTorch its gradient would be dense. A layer that reads
+    a table only this way marks it with `mark_table` in `build`.
 
     Args:
         table_variable: `keras.Variable` of shape `(rows, ...)`.
@@ -96,9 +181,6 @@ def sparse_take(table_variable, indices):
     Returns:
         Tensor of shape `indices.shape + table_variable.shape[1:]`.
     """
-    # The mark tells `LazyAdam` that a dense gradient of this variable is a
-    # table's: its rows with a zero gradient were not read.
-    setattr(table_variable, _TABLE, True)
     indices = ops.convert_to_tensor(indices)
     if not keras.backend.is_int_dtype(indices.dtype):
         indices = ops.cast(indices, "int32")
@@ -113,6 +195,12 @@ def sparse_take(table_variable, indices):
         rows = tf.shape(table, out_type=indices.dtype)[0]
         indices = tf.where(indices < 0, indices + rows, indices)
         return tf.gather(table, indices)
+    if backend == "jax":
+        # JAX: a training step that differentiates with respect to the
+        # rows read routes the read through its scope.
+        scope = _row_reads()
+        if scope is not None and scope.routes(table_variable):
+            return scope.read(table_variable, indices)
     if (
         backend == "torch"
         and _sparse_gradient_allowed(table_variable)
@@ -174,10 +262,11 @@ def coalesce(gradient):
         )
         return tf.IndexedSlices(values, rows, gradient.dense_shape)
     if keras.config.backend() == "jax":
-        # JAX: static shapes, so the summed rows keep the count of entries;
-        # the unused entries get the id `rows` (out of range), which
-        # `read_rows` and `write_rows` skip.
-        return gradient.sum_duplicates(nse=gradient.nse)
+        # JAX: static shapes, so the summed rows keep the count of entries,
+        # or the variable's number of rows where that is smaller (no more
+        # ids can be distinct and in range); the unused entries get the id
+        # `rows` (out of range), which `read_rows` and `write_rows` skip.
+        return gradient.sum_duplicates(nse=min(gradient.nse, gradient.shape[0]))
     # PyTorch: coalescing sorts the ids and sums duplicates; it is a no-op
     # on a gradient that is coalesced already.
     if gradient.sparse_dim() != 1:

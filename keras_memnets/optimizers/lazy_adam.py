@@ -42,12 +42,15 @@ class LazyAdam(keras.optimizers.Adam):
       memory layers read their tables that way when a LazyAdam trains them
       (Keras' own layers read densely). Rows are updated with
       `index_select` / `index_copy_`.
-    - JAX: gradients are dense arrays. A custom training step may pass a
-      `jax.experimental.sparse.BCOO` whose only sparse axis is the first.
+    - JAX: a `jax.experimental.sparse.BCOO` whose only sparse axis is the
+      first, as the training step of `keras_memnets.models.RowSparseModel`
+      passes for the tables of keras_memnets' memory layers (Keras' own
+      training step differentiates every gather into a dense array).
 
     A variable that keras_memnets' memory layers read by gather is marked
-    as a table; its dense gradient (always, on JAX; on PyTorch under a
-    `LossScaleOptimizer`, which cannot take sparse gradients) counts the
+    as a table; its dense gradient (on JAX outside a `RowSparseModel`; on
+    PyTorch under a `LossScaleOptimizer`, which cannot take sparse
+    gradients) counts the
     rows whose gradient is exactly zero as not read, and leaves them with
     their moments. That update still costs the whole table, and unlike
     tfa's LazyAdam it also leaves a row that was read but got an exactly

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from keras_memnets.layers import ProductKeyMemory
+from keras_memnets.layers._product_keys import candidate_ranks
 from keras_memnets.layers._product_keys import product_top_k
 
 BACKEND = keras.backend.backend()
@@ -139,6 +140,24 @@ def test_product_search_on_many_random_queries(top_k):
     ref_scores, ref_indices = _top_k(full, top_k)
     np.testing.assert_array_equal(_np(indices), ref_indices)
     np.testing.assert_allclose(_np(scores), ref_scores, atol=1e-5)
+
+
+@pytest.mark.parametrize("top_k", [1, 5, 32])
+def test_the_best_sums_of_two_sorted_lists_are_among_the_candidates(top_k):
+    first_rank, second_rank = candidate_ranks(top_k)
+    pairs = set(zip(first_rank, second_rank))
+    assert len(pairs) == len(first_rank)
+    assert len(pairs) == sum(top_k // i for i in range(1, top_k + 1))
+    assert all((i + 1) * (j + 1) <= top_k for i, j in pairs)
+    # The best `top_k` of all `top_k**2` sums of 500 random pairs of
+    # sorted lists: every one is a candidate.
+    rng = np.random.default_rng(top_k)
+    a = -np.sort(-rng.normal(size=(500, top_k)), axis=1)
+    b = -np.sort(-rng.normal(size=(500, top_k)), axis=1)
+    sums = (a[:, :, None] + b[:, None, :]).reshape(500, -1)
+    best = np.argsort(-sums, axis=1)[:, :top_k]
+    for i, j in zip(*np.divmod(best.ravel(), top_k)):
+        assert (i, j) in pairs
 
 
 @pytest.mark.parametrize("training", [False, True])
@@ -301,6 +320,47 @@ def test_value_rows_not_read_get_exactly_zero_gradient():
     unread = np.setdiff1d(np.arange(64), read)
     assert np.all(values_grad[unread] == 0.0)
     assert np.all(np.abs(values_grad[read]).sum(-1) > 0)
+
+
+def _optimizer_rows(optimizer, variable):
+    """`(momentum, velocity)` of `variable` in a LazyAdam, by path."""
+    found = {}
+    for v in optimizer.variables:
+        for kind in ("momentum", "velocity"):
+            if v.path.endswith(f"{variable.name}_{kind}"):
+                found[kind] = _np(v).copy()
+    return found["momentum"], found["velocity"]
+
+
+def test_lazy_adam_in_fit_leaves_the_rows_not_read_bit_identical():
+    from keras_memnets.optimizers import LazyAdam
+
+    # `layer` normalisation: the rows read in training are `lookup`'s.
+    layer = _layer("layer", num_keys=8, top_k=2, heads=2, value_dim=4)
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=LazyAdam(0.05), loss="mse")
+    x, y = _inputs((6, 5), seed=9), _inputs((6, 4), seed=10)
+    model.fit(x, y, batch_size=6, verbose=0)  # one step: every state made
+    before = (_np(layer.values).copy(),) + _optimizer_rows(
+        model.optimizer, layer.values
+    )
+    read = np.unique(_np(layer.lookup(x[:3])[1]))
+    model.fit(x[:3], y[:3], batch_size=3, verbose=0)
+    after = (_np(layer.values),) + _optimizer_rows(
+        model.optimizer, layer.values
+    )
+    unread = np.setdiff1d(np.arange(64), read)
+    assert 0 < len(read) <= 12
+    for old, new in zip(before, after):
+        np.testing.assert_array_equal(new[unread], old[unread])
+        assert np.all(new[read] != old[read])
+    if BACKEND == "torch":
+        # The table's gradient was a sparse tensor of the rows read.
+        gradient = layer.values.value.grad
+        assert gradient.is_sparse
+        rows = gradient.coalesce().indices()[0].numpy()
+        np.testing.assert_array_equal(np.sort(rows), read)
 
 
 # ---------------------------------------------------------------------------

@@ -413,6 +413,39 @@ def test_compiled_jax_step_skips_bad_rows_and_writes_in_place():
     np.testing.assert_array_equal(new_w[1:], weights[1:])
 
 
+@pytest.mark.skipif(BACKEND != "jax", reason="jax.jit")
+def test_compiled_jax_step_with_more_entries_than_rows_is_adams():
+    # 40 entries (an id out of range among them) on a 4-row table: the
+    # summed rows fit in 4 entries, and every row is read, so the step is
+    # Adam's on the summed gradient.
+    import jax
+    from jax.experimental import sparse
+
+    rng = np.random.default_rng(9)
+    start = rng.standard_normal((4, 3)).astype("float32")
+    rows = np.concatenate([np.arange(4), rng.integers(0, 4, 35), [4]])
+    values = rng.standard_normal((40, 3)).astype("float32")
+    w = keras.Variable(start, name="table")
+    optimizer = LazyAdam(learning_rate=0.05)
+    optimizer.build([w])
+
+    @jax.jit
+    def step(optimizer_variables, trainable_variables):
+        gradient = sparse.BCOO((values, rows[:, None]), shape=(4, 3))
+        return optimizer.stateless_apply(
+            optimizer_variables, [gradient], trainable_variables
+        )
+
+    (new_w,), _ = step([v.value for v in optimizer.variables], [w.value])
+    summed = np.zeros((4, 3), "float32")
+    np.add.at(summed, rows[:-1], values[:-1])
+    reference = keras.Variable(start, name="table")
+    keras.optimizers.Adam(learning_rate=0.05).apply([summed], [reference])
+    np.testing.assert_allclose(
+        np.asarray(new_w), ops.convert_to_numpy(reference), rtol=1e-5
+    )
+
+
 # ---------------------------------------------------------------------------
 # A table's dense gradient (JAX always; TensorFlow and PyTorch when the read
 # is dense): its all-zero rows were not read.
@@ -424,7 +457,7 @@ def test_a_tables_dense_gradient_leaves_its_zero_rows():
     table = keras.Variable(start, name="table")
     plain = keras.Variable(start, name="plain")
     plain_ref = keras.Variable(start, name="plain")
-    sparse_take(table, np.array([0]))  # marks `table` as a table
+    _row_sparse.mark_table(table)  # as a layer marks its table
     optimizer = LazyAdam(learning_rate=0.1)
     reference = keras.optimizers.Adam(learning_rate=0.1)
     first = rng.standard_normal((4, 2)).astype("float32")
@@ -519,6 +552,7 @@ class _Table(keras.layers.Layer):
             name="table",
             autocast=False,
         )
+        _row_sparse.mark_table(self.table)
 
     def call(self, ids):
         rows = sparse_take(self.table, ids)
