@@ -320,6 +320,18 @@ CASES = [
     ),
     Case(metrics.MeanMaxSelection, "metric", pred_activation="softmax"),
     Case(
+        metrics.SlotUsage,
+        "metric",
+        dict(memory_size=4),
+        pred_activation="softmax",
+    ),
+    Case(
+        metrics.UsageKL,
+        "metric",
+        dict(memory_size=4),
+        pred_activation="softmax",
+    ),
+    Case(
         models.memory_decoder,
         "model",
         dict(input_dim=6, output_dim=5, memory_size=3, hidden_units=8),

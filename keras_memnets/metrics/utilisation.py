@@ -140,13 +140,18 @@ class _RowCheck:
         return weights, indices, mask, leading
 
     def _row_weights(self, leading, sample_weight):
-        """One weight per row of the selection (1 without `sample_weight`)."""
+        """One weight per row of the selection (1 without `sample_weight`).
+
+        A `sample_weight` of lower rank than the rows, e.g. one weight per
+        sequence `(batch,)` for `(batch, length)` rows, is expanded on the
+        right, as Keras does for losses.
+        """
         if sample_weight is None:
             return None
-        return ops.reshape(
-            ops.broadcast_to(ops.cast(sample_weight, self.dtype), leading),
-            (-1,),
-        )
+        sample_weight = ops.cast(sample_weight, self.dtype)
+        while len(sample_weight.shape) < len(leading):
+            sample_weight = ops.expand_dims(sample_weight, -1)
+        return ops.reshape(ops.broadcast_to(sample_weight, leading), (-1,))
 
 
 class _SelectionMetric(_RowCheck, keras.metrics.Metric):
