@@ -292,9 +292,7 @@ def test_memory_usage_of_a_product_key_memory_against_numpy():
     x = np.random.default_rng(3).normal(size=(20, 5, 7)).astype("float32")
     labels = np.arange(20) % 3  # one per sequence, for all positions
     usage = memory_usage(layer, x, labels, batch_size=7)
-    expected = selection_report(
-        _pkm_reference(layer, x), np.repeat(labels, 5)
-    )
+    expected = selection_report(_pkm_reference(layer, x), np.repeat(labels, 5))
     keys = [
         "num_samples",
         "memory_size",

@@ -380,9 +380,7 @@ def test_sparse_reads_match_the_dense_selection(name):
         dense.update_state(
             None, _dense(w, i, memory_size).astype("float32"), sample_weight=s
         )
-    assert _np(sparse.result()) == pytest.approx(
-        _np(dense.result()), rel=1e-5
-    )
+    assert _np(sparse.result()) == pytest.approx(_np(dense.result()), rel=1e-5)
 
 
 def test_sparse_reads_by_hand_heads_add_up_and_ties_go_to_the_smaller_slot():
