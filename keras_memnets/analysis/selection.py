@@ -136,7 +136,7 @@ class _SlotStatistics:
 
     def add(self, selection, labels=None, memory_size=None):
         owner = self.owner
-        if isinstance(selection, (tuple, list)):
+        if isinstance(selection, tuple):
             weights, indices = _sparse_rows(selection, memory_size, owner)
         else:
             selection = np.asarray(
@@ -275,7 +275,7 @@ def selection_report(
     after or during training; `keras_memnets.analysis.memory_usage` calls
     it on a memory layer's reads, batch by batch. `selection` is dense, an
     array `(n, ..., memory_size)`, or the sparse read of a product-key
-    memory, a pair `(weights, indices)` of arrays `(n, ..., heads, top_k)`
+    memory, a tuple `(weights, indices)` of arrays `(n, ..., heads, top_k)`
     (each head's `top_k` weights summing to 1, `indices` its slot ids; pass
     `memory_size`), whose row is the mean of its heads' reads: a slot read
     by several heads gets the sum of their weights, divided by `heads`.
@@ -322,7 +322,7 @@ def selection_report(
 
     Args:
         selection: array `(n, ..., memory_size)` of selections (leading axes
-            are pooled into rows), or a pair `(weights, indices)` of arrays
+            are pooled into rows), or a tuple `(weights, indices)` of arrays
             `(n, ..., heads, top_k)`.
         labels: optional integer array with one label per row (shape
             `(n, ...)` or `(rows,)`).

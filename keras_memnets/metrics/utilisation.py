@@ -2,7 +2,7 @@
 
 All metrics here take the selection as `y_pred` and ignore `y_true`. A
 selection is either dense, a tensor `(batch, ..., memory_size)` (the softmax
-of a `MemoryLayer`), or sparse, the read of a product-key memory: a pair
+of a `MemoryLayer`), or sparse, the read of a product-key memory: a tuple
 `(weights, indices)`, each `(batch, ..., heads, top_k)`, with `weights` the
 softmax of the scores that `ProductKeyMemory.lookup` returns over each
 head's `top_k` slots, and `indices` its slot ids. A vector's sparse

@@ -109,14 +109,18 @@ def check_selection(x, owner, argument="y_pred", value=None):
 
 
 def is_sparse_selection(y_pred):
-    """Whether `y_pred` is a sparse selection `(weights, indices)`."""
-    return isinstance(y_pred, (tuple, list)) and len(y_pred) == 2
+    """Whether `y_pred` is a sparse selection: a tuple `(weights, indices)`.
+
+    Only a tuple: a list is read as nested rows of a dense selection, as
+    numpy reads it.
+    """
+    return isinstance(y_pred, tuple) and len(y_pred) == 2
 
 
 def sparse_selection_rows(y_pred, owner, argument="y_pred"):
     """The rows of a sparse selection, one per read vector.
 
-    A sparse selection is the read of a product-key memory: a pair
+    A sparse selection is the read of a product-key memory: a tuple
     `(weights, indices)`, each `(batch, ..., heads, top_k)`, where each
     head's `top_k` weights sum to 1 (`softmax(scores)` of
     `ProductKeyMemory.lookup`) and `indices` holds the slots they read. The
@@ -125,7 +129,7 @@ def sparse_selection_rows(y_pred, owner, argument="y_pred"):
     that reads it, divided by `heads`.
 
     Args:
-        y_pred: a pair `(weights, indices)`.
+        y_pred: a tuple `(weights, indices)`.
         owner: str. The class that takes it, for messages.
         argument: str. Its name, for messages.
 
