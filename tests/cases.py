@@ -341,6 +341,18 @@ SELECTION = [
         pred_activation="softmax",
     ),
     Case(metrics.MeanMaxSelection, "metric", pred_activation="softmax"),
+    Case(
+        metrics.SlotUsage,
+        "metric",
+        dict(memory_size=4),
+        pred_activation="softmax",
+    ),
+    Case(
+        metrics.UsageKL,
+        "metric",
+        dict(memory_size=4),
+        pred_activation="softmax",
+    ),
 ]
 
 # The set-min random loss and K-variant networks.

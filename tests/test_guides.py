@@ -72,3 +72,54 @@ def test_memory_networks_guide_runs():
     assert namespace["kmeans"].centroids.shape == (10, 784)
     assert namespace["kmeans"].mse == pytest.approx(0.05, abs=0.03)
     assert len(namespace["records"]) <= 1
+
+
+def test_product_key_memory_guide_runs():
+    namespace, printed = run_guide("product_key_memory.rst")
+    history, report = namespace["history"], namespace["report"]
+    assert len(history.history["memory_slot_usage"]) == 1
+    assert 0 < report["slot_usage"] <= 1 and report["usage_kl"] >= 0
+    assert "of the slots read" in printed
+    # The metrics over the same reads, in four batches, give the report's
+    # numbers.
+    assert float(namespace["usage"].result()) == pytest.approx(
+        report["slot_usage"], rel=1e-6
+    )
+    assert float(namespace["kl"].result()) == pytest.approx(
+        report["usage_kl"], rel=1e-4, abs=1e-5
+    )
+
+
+def test_product_key_memory_guide_table_is_the_committed_run():
+    """Every mean ± sd of the guide's table is the committed results.json."""
+    import json
+
+    root = os.path.dirname(GUIDES)
+    path = os.path.join(root, "_static", "product_key_memory", "results.json")
+    with open(path) as f:
+        results = json.load(f)
+    assert not results["config"]["quick"]
+    assert results["config"]["seeds"] == 3
+    page = open(os.path.join(GUIDES, "product_key_memory.rst")).read()
+    specs = {
+        "val_loss": ".4f",
+        "slot_usage": ".3f",
+        "usage_kl": ".2f",
+        "perplexity": ".0f",
+    }
+    for block, runs in results["runs"].items():
+        for key, spec in specs.items():
+            if key in runs[0]:
+                cell = keras_memnets.analysis.format_mean_sd(
+                    [run[key] for run in runs], spec
+                )
+                assert cell in page, (block, key, cell)
+    holding = 0
+    for verdict in results["verdicts"].values():
+        cell = f"{verdict['mean']:.3f} ± {verdict['sd']:.3f}"
+        assert cell in page, cell
+        holding += verdict["holds"]
+    assert page.count(": holds.**") == holding
+    assert page.count(": does not hold.**") == len(results["verdicts"]) - (
+        holding
+    )

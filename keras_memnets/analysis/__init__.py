@@ -1,6 +1,6 @@
 """Numpy-level analysis: weight statistics, hidden-layer compression,
-autoencoder capacity, a memory's slot use, variant winners, feature
-statistics and verdicts over seeds."""
+autoencoder capacity, a memory's slot use (dense or product-key), variant
+winners, feature statistics and verdicts over seeds."""
 
 from keras_memnets.analysis.capacity import bce_floor
 from keras_memnets.analysis.capacity import model_dimension
@@ -27,6 +27,7 @@ from keras_memnets.analysis.seeds import format_mean_sd
 from keras_memnets.analysis.seeds import mean_sd
 from keras_memnets.analysis.seeds import seed_verdict
 from keras_memnets.analysis.seeds import threshold_text
+from keras_memnets.analysis.selection import memory_usage
 from keras_memnets.analysis.selection import selection_report
 from keras_memnets.analysis.selection import slot_label_mutual_information
 from keras_memnets.analysis.variants import best_variant
@@ -57,6 +58,7 @@ __all__ = [
     "matrix_statistics",
     "mean_sd",
     "memory_report",
+    "memory_usage",
     "model_dimension",
     "model_dimension_search",
     "pair_cosines",

@@ -3,52 +3,75 @@
 import keras
 import numpy as np
 
-from keras_memnets.analysis.selection import selection_report
+from keras_memnets.analysis.selection import memory_usage
 from keras_memnets.api_export import register
 from keras_memnets.layers.memory import MemoryLayer
+from keras_memnets.layers.product_key_memory import ProductKeyMemory
 from keras_memnets.utils.models import get_layer
 from keras_memnets.utils.models import input_model
-from keras_memnets.utils.models import layer_selection
 from keras_memnets.utils.validation import positive_int
 from keras_memnets.utils.validation import string
 
-# selection_report keys written to the logs by default.
+# selection_report keys written to the logs by default, for a MemoryLayer
+# and for a ProductKeyMemory.
 DEFAULT_KEYS = (
     "slots_used",
     "dead_slots",
     "perplexity",
     "mean_max_selection",
 )
+PRODUCT_KEY_KEYS = ("slot_usage", "usage_kl", "perplexity", "dead_slots")
 LABEL_KEYS = ("purity", "normalized_mutual_information")
+SCALAR_KEYS = (
+    DEFAULT_KEYS
+    + PRODUCT_KEY_KEYS
+    + LABEL_KEYS
+    + (
+        "num_samples",
+        "non_finite_rows",
+        "memory_size",
+        "slots_for_mass",
+        "argmax_perplexity",
+        "mutual_information",
+        "label_entropy",
+    )
+)
 
 
 @register
 class SelectionMonitor(keras.callbacks.Callback):
-    """Logs how a `MemoryLayer` uses its slots, at the end of each epoch.
+    """Logs how a memory layer uses its slots, at the end of each epoch.
 
     The way to follow a memory's utilisation in `fit`: it needs no
     `"selection"` output, no target for it, and no change to `compile`.
-    Every `frequency` epochs it computes the selection of the named
-    `MemoryLayer` on the data given to `set_data` (inputs of the model; a
-    held-out sample or the validation inputs), runs
-    `keras_memnets.analysis.selection_report` on it, and adds the chosen
-    keys to the epoch's logs as `prefix + key` (by default
-    `memory_slots_used`, `memory_dead_slots`, `memory_perplexity` (an
-    effective number of slots, as `keras_memnets.metrics.
-    SelectionPerplexity`), `memory_mean_max_selection`, and with labels
-    `memory_purity` and `memory_normalized_mutual_information`), so
-    that `History`, `CSVLogger`, `TensorBoard` and `EarlyStopping` see them.
-    The full report of the last check is `callback.last_report`. (The
-    default prefix differs from the `selection_` keys of metrics attached to
-    a `"selection"` output, so both can be used.)
+    Every `frequency` epochs it reads the data given to `set_data` (inputs
+    of the model; a held-out sample or the validation inputs) through the
+    named `MemoryLayer` or `ProductKeyMemory`, runs
+    `keras_memnets.analysis.memory_usage` on the reads, and adds the chosen
+    keys of its report to the epoch's logs as `prefix + key`, so that
+    `History`, `CSVLogger`, `TensorBoard` and `EarlyStopping` see them. The
+    full report of the last check is `callback.last_report`. (The default
+    prefix differs from the `selection_` keys of metrics attached to a
+    `"selection"` output, so both can be used.)
+
+    The default keys for a `MemoryLayer` are `memory_slots_used`,
+    `memory_dead_slots`, `memory_perplexity` (an effective number of slots,
+    as `keras_memnets.metrics.SelectionPerplexity`) and
+    `memory_mean_max_selection`. For a `ProductKeyMemory` they are the
+    paper's `memory_slot_usage` (the fraction of slots read at least once
+    by any head) and `memory_usage_kl` (the KL divergence of the read
+    distribution to uniform), with `memory_perplexity` and
+    `memory_dead_slots`. With labels, both add `memory_purity` and
+    `memory_normalized_mutual_information`. The reads use the layer in
+    inference mode (the moving statistics of `query_norm="batch"`).
 
     Add it before callbacks that read these keys (Keras runs callbacks in
     order; `History` always runs last).
 
     Args:
-        layer_name: str. Name of the `MemoryLayer` in the model
-            (`keras_memnets.models.memory_decoder` names it
-            `"memory_layer"`).
+        layer_name: str. Name of the `MemoryLayer` or `ProductKeyMemory` in
+            the model (`keras_memnets.models.memory_decoder` names its
+            memory `"memory_layer"`).
         keys: optional sequence of `selection_report` keys with scalar
             values; `None` logs the default keys (plus the label keys when
             labels are given).
@@ -68,6 +91,19 @@ class SelectionMonitor(keras.callbacks.Callback):
     ['memory_dead_slots', 'memory_mean_max_selection', 'memory_perplexity',
      'memory_slots_used']
 
+    A product-key memory, behind another layer:
+
+    >>> inputs = keras.Input((6,))
+    >>> memory = keras_memnets.layers.ProductKeyMemory(
+    ...     num_keys=8, value_dim=8, heads=2, top_k=4, key_dim=8, name="pkm")
+    >>> model = keras.Model(inputs, memory(keras.layers.Dense(8)(inputs)))
+    >>> model.compile("adam", "mse")
+    >>> monitor = keras_memnets.callbacks.SelectionMonitor("pkm").set_data(x)
+    >>> history = model.fit(x, y, epochs=1, verbose=0, callbacks=[monitor])
+    >>> sorted(k for k in history.history if k != "loss")
+    ['memory_dead_slots', 'memory_perplexity', 'memory_slot_usage',
+     'memory_usage_kl']
+
     Reference:
         The guide *Memory networks* on the docs site,
         https://keras-memnets.readthedocs.io/.
@@ -85,15 +121,7 @@ class SelectionMonitor(keras.callbacks.Callback):
         name = type(self).__name__
         if keys is not None:
             keys = [str(k) for k in keys]
-            allowed = set(DEFAULT_KEYS + LABEL_KEYS) | {
-                "num_samples",
-                "non_finite_rows",
-                "memory_size",
-                "slots_for_mass",
-                "argmax_perplexity",
-                "mutual_information",
-                "label_entropy",
-            }
+            allowed = set(SCALAR_KEYS)
             unknown = sorted(set(keys) - allowed)
             if unknown:
                 raise ValueError(
@@ -116,8 +144,9 @@ class SelectionMonitor(keras.callbacks.Callback):
         Args:
             x: array `(n, ...)` (or a list of arrays for several inputs):
                 model inputs.
-            labels: optional integer array `(n,)`, for purity and mutual
-                information.
+            labels: optional integer array `(n,)` (one label per sample), or
+                one per input vector of the memory (e.g. `(n, length)` for
+                sequences), for purity and mutual information.
 
         Returns:
             The callback itself, so that the call can be chained.
@@ -127,18 +156,22 @@ class SelectionMonitor(keras.callbacks.Callback):
         if n == 0:
             raise ValueError("SelectionMonitor.set_data: `x` has no rows.")
         if labels is not None:
-            labels = np.asarray(labels).reshape(-1)
-            if len(labels) != n:
+            labels = np.asarray(labels)
+            if labels.ndim == 0 or len(labels) != n:
                 raise ValueError(
                     "SelectionMonitor.set_data: `x` and `labels` must have "
-                    f"the same number of rows, got {n} and {len(labels)}."
+                    f"the same number of rows, got {n} and "
+                    f"{len(labels) if labels.ndim else 0}."
                 )
         self._x, self._labels = x, labels
         return self
 
     def _memory_layer(self):
         return get_layer(
-            self.model, self.layer_name, MemoryLayer, "SelectionMonitor"
+            self.model,
+            self.layer_name,
+            (MemoryLayer, ProductKeyMemory),
+            "SelectionMonitor",
         )
 
     def on_train_begin(self, logs=None):
@@ -156,7 +189,8 @@ class SelectionMonitor(keras.callbacks.Callback):
         """Computes the selection report on the data now.
 
         Returns:
-            The `keras_memnets.analysis.selection_report` dict.
+            The `keras_memnets.analysis.memory_usage` dict (a
+            `selection_report`).
         """
         layer = self._memory_layer()
         features = self._x
@@ -164,10 +198,9 @@ class SelectionMonitor(keras.callbacks.Callback):
             features = self._features.predict(
                 self._x, batch_size=self.batch_size, verbose=0
             )
-        selection = layer_selection(
-            layer, np.asarray(features), self.batch_size
+        self.last_report = memory_usage(
+            layer, features, self._labels, batch_size=self.batch_size
         )
-        self.last_report = selection_report(selection, self._labels)
         return self.last_report
 
     def on_epoch_end(self, epoch, logs=None):
@@ -176,9 +209,10 @@ class SelectionMonitor(keras.callbacks.Callback):
         report = self.report()
         keys = self.keys
         if keys is None:
-            keys = DEFAULT_KEYS + (
-                LABEL_KEYS if self._labels is not None else ()
-            )
+            product_keys = isinstance(self._memory_layer(), ProductKeyMemory)
+            keys = PRODUCT_KEY_KEYS if product_keys else DEFAULT_KEYS
+            if self._labels is not None:
+                keys = keys + LABEL_KEYS
         if logs is not None:
             for key in keys:
                 if key in report:

@@ -5,12 +5,16 @@ from keras_memnets.metrics.utilisation import DeadSlots
 from keras_memnets.metrics.utilisation import MeanMaxSelection
 from keras_memnets.metrics.utilisation import SelectionPerplexity
 from keras_memnets.metrics.utilisation import SlotsForMass
+from keras_memnets.metrics.utilisation import SlotUsage
+from keras_memnets.metrics.utilisation import UsageKL
 from keras_memnets.metrics.variant_wins import VariantWins
 
 __all__ = [
     "DeadSlots",
     "MeanMaxSelection",
     "SelectionPerplexity",
+    "SlotUsage",
     "SlotsForMass",
+    "UsageKL",
     "VariantWins",
 ]

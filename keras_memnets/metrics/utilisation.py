@@ -1,20 +1,34 @@
 """How well a memory's slots are used: metrics of a softmax selection.
 
-All metrics here take the selection `(batch, ..., memory_size)` as `y_pred`
-and ignore `y_true`, so they can be attached to the selection output of a
-model in `compile` (for example `metrics={"selection": [...]}` on
+All metrics here take the selection as `y_pred` and ignore `y_true`. A
+selection is either dense, a tensor `(batch, ..., memory_size)` (the softmax
+of a `MemoryLayer`), or sparse, the read of a product-key memory: a tuple
+`(weights, indices)`, each `(batch, ..., heads, top_k)`, with `weights` the
+softmax of the scores that `ProductKeyMemory.lookup` returns over each
+head's `top_k` slots, and `indices` its slot ids. A vector's sparse
+selection is the mean over its heads (a slot read by several heads gets the
+sum of their weights, divided by `heads`); the metrics accumulate a mass per
+slot by a scatter-add of the reads, so no tensor with one entry per slot and
+vector is formed.
+
+A dense selection can be attached to a selection output of a model in
+`compile` (for example `metrics={"selection": [...]}` on
 `keras_memnets.models.memory_decoder(..., return_selection=True)`). Keras
 needs a target for every output that has metrics: pass `None` for it
 (`{"memory": y, "informed": y, "selection": None}`); the logs then read
 `selection_perplexity`, `selection_dead_slots`, ... They accumulate over an
-epoch and are reset by Keras between epochs. Without a selection output,
-`keras_memnets.callbacks.SelectionMonitor` logs the same statistics.
+epoch and are reset by Keras between epochs. A sparse selection is a pair of
+tensors, which `compile` would split into two outputs: pass it to
+`update_state` in an evaluation loop, or let
+`keras_memnets.callbacks.SelectionMonitor` log the same statistics in `fit`
+(it needs no selection output, for either kind of memory).
 
 Rows with a NaN or an infinity are excluded from every metric here (they
 count as no sample); rows that are not probability distributions (raw
 logits) are counted. Either gives one `UserWarning` per metric.
 """
 
+import math
 import warnings
 
 import keras
@@ -24,9 +38,13 @@ from keras_memnets.api_export import register
 from keras_memnets.utils.selection import check_selection_shape
 from keras_memnets.utils.selection import is_distribution
 from keras_memnets.utils.selection import is_finite_row
+from keras_memnets.utils.selection import is_sparse_selection
 from keras_memnets.utils.selection import row_max
+from keras_memnets.utils.selection import sparse_selection_rows
+from keras_memnets.utils.selection import sparse_top_slot
 from keras_memnets.utils.slots import dead_threshold
 from keras_memnets.utils.validation import boolean
+from keras_memnets.utils.validation import check_values
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
 
@@ -94,16 +112,46 @@ class _RowCheck:
                 stacklevel=3,
             )
 
-    def _row_weights(self, y_pred, sample_weight):
-        """One weight per row of the selection (1 without `sample_weight`)."""
+    def _rows(self, y_pred, memory_size=None):
+        """The selection as rows, checked: `(weights, indices, mask)`.
+
+        A dense `y_pred` gives its rows `(n, memory_size)` and `indices`
+        `None`; a sparse one its reads `(n, heads * top_k)` (weights divided
+        by `heads`) and their slot ids, checked to lie in
+        `[0, memory_size)` when `memory_size` is given. Non-finite rows are
+        zeroed, and `mask` is 1 for the rows that count, 0 for the others.
+        """
+        owner = type(self).__name__
+        if is_sparse_selection(y_pred):
+            weights, indices, leading = sparse_selection_rows(y_pred, owner)
+            if memory_size is not None:
+                check_values(
+                    ops.logical_and(indices >= 0, indices < memory_size),
+                    f"{owner}: the indices of a sparse `y_pred` must be "
+                    f"slot ids in [0, memory_size={memory_size}), got ids "
+                    "outside.",
+                )
+        else:
+            y_pred = ops.convert_to_tensor(y_pred)
+            check_selection_shape(y_pred.shape, memory_size, owner)
+            weights = ops.reshape(y_pred, (-1, y_pred.shape[-1]))
+            indices, leading = None, ops.shape(y_pred)[:-1]
+        weights, mask = self._check_rows(ops.cast(weights, self.dtype))
+        return weights, indices, mask, leading
+
+    def _row_weights(self, leading, sample_weight):
+        """One weight per row of the selection (1 without `sample_weight`).
+
+        A `sample_weight` of lower rank than the rows, e.g. one weight per
+        sequence `(batch,)` for `(batch, length)` rows, is expanded on the
+        right, as Keras does for losses.
+        """
         if sample_weight is None:
             return None
-        return ops.reshape(
-            ops.broadcast_to(
-                ops.cast(sample_weight, self.dtype), ops.shape(y_pred)[:-1]
-            ),
-            (-1,),
-        )
+        sample_weight = ops.cast(sample_weight, self.dtype)
+        while len(sample_weight.shape) < len(leading):
+            sample_weight = ops.expand_dims(sample_weight, -1)
+        return ops.reshape(ops.broadcast_to(sample_weight, leading), (-1,))
 
 
 class _SelectionMetric(_RowCheck, keras.metrics.Metric):
@@ -126,24 +174,26 @@ class _SelectionMetric(_RowCheck, keras.metrics.Metric):
         self._add_check_variables()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.convert_to_tensor(y_pred)
-        check_selection_shape(
-            y_pred.shape, self.memory_size, type(self).__name__
-        )
-        selection = ops.reshape(
-            ops.cast(y_pred, self.dtype), (-1, self.memory_size)
-        )
-        selection, weights = self._check_rows(selection)
-        row_weights = self._row_weights(y_pred, sample_weight)
+        weights, indices, mask, leading = self._rows(y_pred, self.memory_size)
+        row_weights = self._row_weights(leading, sample_weight)
         if row_weights is not None:
-            weights = weights * row_weights
-        one_hot = ops.one_hot(
-            ops.argmax(selection, axis=-1), self.memory_size, dtype=self.dtype
+            mask = mask * row_weights
+        weighted = weights * mask[:, None]
+        if indices is None:
+            slot_mass = ops.sum(weighted, axis=0)
+            top_slot = ops.argmax(weights, axis=-1)
+        else:
+            slot_mass = ops.segment_sum(
+                ops.reshape(weighted, (-1,)),
+                ops.reshape(indices, (-1,)),
+                num_segments=self.memory_size,
+            )
+            top_slot, _ = sparse_top_slot(weights, indices)
+        self.selection_sum.assign_add(slot_mass)
+        self.argmax_counts.assign_add(
+            ops.segment_sum(mask, top_slot, num_segments=self.memory_size)
         )
-        weights = weights[:, None]
-        self.selection_sum.assign_add(ops.sum(selection * weights, axis=0))
-        self.argmax_counts.assign_add(ops.sum(one_hot * weights, axis=0))
-        self.count.assign_add(ops.sum(weights))
+        self.count.assign_add(ops.sum(mask))
 
     def _argmax_share(self):
         total = ops.sum(self.argmax_counts)
@@ -163,7 +213,9 @@ class SelectionPerplexity(_SelectionMetric):
     "usage" statistic of product-key memories). A uniform selection per
     sample also scores `memory_size`; read it together with
     `MeanMaxSelection`. Divide by `memory_size` for the fraction of the
-    slots in use. Rows with a NaN or an infinity are excluded.
+    slots in use. Takes a dense selection or a product-key memory's sparse
+    read `(weights, indices)` (see `SlotUsage`). Rows with a NaN or an
+    infinity are excluded.
 
     Args:
         memory_size: int. Width of the selection.
@@ -216,6 +268,92 @@ class SelectionPerplexity(_SelectionMetric):
 
 
 @register
+class SlotUsage(_SelectionMetric):
+    """Fraction of a memory's slots read at least once.
+
+    The "memory usage" of Lample et al. (2019): the share of the
+    `memory_size` slots that received a non-zero read weight from at least
+    one sample (for a product-key memory, from any of its heads) since the
+    last reset. Use it over a whole evaluation set: a slot unread by one
+    batch may be read by the next. Every slot of a dense softmax selection
+    has a positive weight, so there this is 1 unless weights underflow to
+    0; it is meant for sparse reads (a product-key memory, or a top-k
+    read). Rows with a NaN or an infinity are excluded.
+
+    Args:
+        memory_size: int. Number of slots.
+        name: str. Name of the metric.
+        dtype: optional dtype of the state.
+
+    Example:
+
+    A product-key memory's read, `(weights, indices)` per head:
+
+    >>> layer = keras_memnets.layers.ProductKeyMemory(
+    ...     num_keys=4, value_dim=3, heads=2, top_k=2, key_dim=4)
+    >>> scores, indices = layer.lookup(np.ones((5, 6)))
+    >>> m = keras_memnets.metrics.SlotUsage(16)
+    >>> m.update_state(None, (keras.ops.softmax(scores), indices))
+    >>> 0.0 < float(m.result()) <= 4 / 16
+    True
+
+    Reference:
+        Lample et al., "Large Memory Layers with Product Keys", NeurIPS
+        2019, arXiv:1907.05242 (memory usage).
+    """
+
+    def __init__(self, memory_size, name="slot_usage", dtype=None):
+        super().__init__(memory_size, name=name, dtype=dtype)
+
+    def result(self):
+        self._warn_once()
+        read = ops.mean(ops.cast(self.selection_sum > 0, self.dtype))
+        return ops.where(self.count > 0, read, 0.0)
+
+
+@register
+class UsageKL(_SelectionMetric):
+    """KL divergence of the read distribution to the uniform distribution.
+
+    With `p` the read weight each slot received since the last reset,
+    normalised to sum to 1 (the mean selection over the samples), this is
+    `KL(p || uniform) = log(memory_size) + Σ_k p_k log p_k` in nats: 0 when
+    the reads are spread evenly over all slots, `log(memory_size)` when
+    they all go to one slot. The second usage statistic of Lample et al.
+    (2019), equal to `log(memory_size) - log(SelectionPerplexity)`. Rows
+    with a NaN or an infinity are excluded; with no samples the result is
+    0.
+
+    Args:
+        memory_size: int. Number of slots.
+        name: str. Name of the metric.
+        dtype: optional dtype of the state.
+
+    Example:
+
+    >>> m = keras_memnets.metrics.UsageKL(4)
+    >>> m.update_state(None, np.array([[0.5, 0.5, 0, 0], [0, 1.0, 0, 0]]))
+    >>> round(float(m.result()), 3)  # log 4 - H([0.25, 0.75, 0, 0])
+    0.824
+
+    Reference:
+        Lample et al., "Large Memory Layers with Product Keys", NeurIPS
+        2019, arXiv:1907.05242 (the KL of memory usage to uniform).
+    """
+
+    def __init__(self, memory_size, name="usage_kl", dtype=None):
+        super().__init__(memory_size, name=name, dtype=dtype)
+
+    def result(self):
+        self._warn_once()
+        p = ops.divide_no_nan(self.selection_sum, ops.sum(self.selection_sum))
+        kl = math.log(self.memory_size) + ops.sum(
+            ops.where(p > 0, p * ops.log(ops.maximum(p, 1e-30)), 0.0)
+        )
+        return ops.where(self.count > 0, ops.maximum(kl, 0.0), 0.0)
+
+
+@register
 class DeadSlots(_SelectionMetric):
     """Number of slots that are the argmax of almost no sample.
 
@@ -223,7 +361,9 @@ class DeadSlots(_SelectionMetric):
     is that slot is below `threshold` (default: a tenth of the even share,
     `0.1 / memory_size`), the statistic vector-quantisation codebooks track
     to restart unused codes (see `keras_memnets.callbacks.RestartDeadSlots`).
-    Rows with a NaN or an infinity are excluded.
+    The slot of a sparse read `(weights, indices)` is the slot with the
+    largest summed weight over the heads. Rows with a NaN or an infinity
+    are excluded.
 
     Args:
         memory_size: int. Width of the selection.
@@ -279,7 +419,9 @@ class SlotsForMass(_SelectionMetric):
     Sorting the slots by how many samples pick them (argmax), this counts how
     many of the busiest slots together cover `mass` (default 90%) of the
     samples: about `0.9 * memory_size` for even use, 1 when one slot takes
-    nearly everything. Rows with a NaN or an infinity are excluded.
+    nearly everything. Takes a dense selection or a sparse read
+    `(weights, indices)`, as `DeadSlots`. Rows with a NaN or an infinity
+    are excluded.
 
     Args:
         memory_size: int. Width of the selection.
@@ -324,8 +466,9 @@ class MeanMaxSelection(_RowCheck, keras.metrics.Metric):
 
     1 when every selection is a unit vector, `1 / memory_size` when every
     selection is uniform; `1 - MeanMaxSelection` is the 1-max loss
-    (`keras_memnets.losses.OneMaxLoss`). Rows with a NaN or an infinity are
-    excluded.
+    (`keras_memnets.losses.OneMaxLoss`). For a sparse read
+    `(weights, indices)` the entry of a slot is its summed weight over the
+    heads, divided by `heads`. Rows with a NaN or an infinity are excluded.
 
     Args:
         name: str. Name of the metric.
@@ -350,16 +493,16 @@ class MeanMaxSelection(_RowCheck, keras.metrics.Metric):
         self._add_check_variables()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.cast(ops.convert_to_tensor(y_pred), self.dtype)
-        check_selection_shape(y_pred.shape, None, "MeanMaxSelection")
-        rows, weights = self._check_rows(
-            ops.reshape(y_pred, (-1, y_pred.shape[-1]))
-        )
-        row_weights = self._row_weights(y_pred, sample_weight)
+        rows, indices, mask, leading = self._rows(y_pred)
+        row_weights = self._row_weights(leading, sample_weight)
         if row_weights is not None:
-            weights = weights * row_weights
-        self.total.assign_add(ops.sum(row_max(rows) * weights))
-        self.count.assign_add(ops.sum(weights))
+            mask = mask * row_weights
+        if indices is None:
+            top = row_max(rows)
+        else:
+            _, top = sparse_top_slot(rows, indices)
+        self.total.assign_add(ops.sum(top * mask))
+        self.count.assign_add(ops.sum(mask))
 
     def result(self):
         self._warn_once()

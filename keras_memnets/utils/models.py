@@ -25,7 +25,8 @@ def get_layer(model, name, cls, owner):
             "name argument)."
         ) from e
     if not isinstance(layer, cls):
-        expected = getattr(cls, "__name__", str(cls))
+        classes = cls if isinstance(cls, tuple) else (cls,)
+        expected = " or ".join(c.__name__ for c in classes)
         raise ValueError(
             f"{owner}: layer {name!r} is a {type(layer).__name__}, expected "
             f"a {expected}."

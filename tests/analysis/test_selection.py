@@ -3,9 +3,12 @@
 import math
 import warnings
 
+import keras
 import numpy as np
 import pytest
 
+import keras_memnets
+from keras_memnets.analysis import memory_usage
 from keras_memnets.analysis import selection_report
 from keras_memnets.analysis import slot_label_mutual_information
 
@@ -190,3 +193,159 @@ def test_non_finite_rows_are_excluded_as_the_metrics_do():
     with pytest.raises(ValueError, match="at least one row with finite"):
         with pytest.warns(UserWarning):
             selection_report(bad)
+
+
+# --- sparse reads, the usage keys and memory_usage ---
+
+
+def _sparse_and_dense(seed, n=30, heads=2, top_k=3, memory_size=12):
+    rng = np.random.default_rng(seed)
+    indices = np.stack(
+        [
+            [rng.choice(8, top_k, replace=False) for _ in range(heads)]
+            for _ in range(n)
+        ]
+    )
+    scores = rng.normal(size=(n, heads, top_k))
+    weights = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
+    dense = np.zeros((n, memory_size))
+    for row in range(n):
+        for head in range(heads):
+            np.add.at(dense[row], indices[row, head], weights[row, head])
+    return weights, indices, dense / heads
+
+
+def _assert_same_report(report, expected, keys=None, rtol=1e-9):
+    for key in keys or expected:
+        if key == "memory_size":
+            assert report[key] == expected[key]
+            continue
+        np.testing.assert_allclose(
+            report[key], expected[key], rtol=rtol, atol=1e-12, err_msg=key
+        )
+
+
+def test_usage_keys_by_hand():
+    # Mean selection (0.45, 0.45, 0.1): every slot read; KL = log 3 - H.
+    report = selection_report(SELECTION)
+    entropy = -(2 * 0.45 * math.log(0.45) + 0.1 * math.log(0.1))
+    assert report["slot_usage"] == 1.0
+    assert report["usage_kl"] == pytest.approx(math.log(3) - entropy)
+    assert report["usage_kl"] == pytest.approx(
+        math.log(3) - math.log(report["perplexity"])
+    )
+    one_hot = selection_report(np.eye(4)[[0, 0, 1]])
+    assert one_hot["slot_usage"] == 0.5
+
+
+def test_sparse_selection_matches_its_dense_selection():
+    weights, indices, dense = _sparse_and_dense(0)
+    labels = np.arange(30) % 4
+    report = selection_report((weights, indices), labels, memory_size=12)
+    expected = selection_report(dense, labels)
+    _assert_same_report(report, expected)
+    assert report["slot_usage"] == pytest.approx(8 / 12)  # ids below 8
+    # Leading axes are pooled, as for a dense selection.
+    pooled = selection_report(
+        (weights.reshape(5, 6, 2, 3), indices.reshape(5, 6, 2, 3)),
+        labels.reshape(5, 6),
+        memory_size=12,
+    )
+    _assert_same_report(pooled, expected)
+
+
+def test_sparse_selection_errors():
+    weights, indices, _ = _sparse_and_dense(1, n=4)
+    with pytest.raises(ValueError, match="selection_report.*`memory_size`"):
+        selection_report((weights, indices))
+    with pytest.raises(ValueError, match=r"slot ids in \[0, memory_size=5\)"):
+        selection_report((weights, indices), memory_size=5)
+    with pytest.raises(ValueError, match="same shape"):
+        selection_report((weights, indices[:, :1]), memory_size=12)
+    with pytest.raises(TypeError, match="integer slot ids"):
+        selection_report((weights, indices * 1.0), memory_size=12)
+    bad = weights.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.warns(UserWarning, match="1 of 4 selection rows have NaN"):
+        report = selection_report((bad, indices), memory_size=12)
+    assert report["num_samples"] == 3 and report["non_finite_rows"] == 1
+
+
+def _pkm_reference(layer, x):
+    """A product-key memory's dense selection from its full scores, numpy:
+    each head's top_k slots by a sort, softmax weights, heads averaged."""
+    scores = keras.ops.convert_to_numpy(layer.full_scores(x))
+    scores = scores.reshape(-1, layer.heads, layer.num_keys**2)
+    dense = np.zeros((len(scores), layer.num_keys**2))
+    for row in range(len(scores)):
+        for head in range(layer.heads):
+            top = np.argsort(-scores[row, head], kind="stable")[: layer.top_k]
+            w = np.exp(scores[row, head, top] - scores[row, head, top].max())
+            dense[row, top] += w / w.sum() / layer.heads
+    return dense
+
+
+def test_memory_usage_of_a_product_key_memory_against_numpy():
+    layer = keras_memnets.layers.ProductKeyMemory(
+        num_keys=6, value_dim=3, heads=2, top_k=3, key_dim=4
+    )
+    x = np.random.default_rng(3).normal(size=(20, 5, 7)).astype("float32")
+    labels = np.arange(20) % 3  # one per sequence, for all positions
+    usage = memory_usage(layer, x, labels, batch_size=7)
+    expected = selection_report(_pkm_reference(layer, x), np.repeat(labels, 5))
+    keys = [
+        "num_samples",
+        "memory_size",
+        "slot_usage",
+        "usage_kl",
+        "perplexity",
+        "dead_slots",
+        "slots_used",
+        "mean_max_selection",
+        "purity",
+        "mutual_information",
+    ]
+    for key in keys:
+        np.testing.assert_allclose(
+            usage[key], expected[key], rtol=1e-5, err_msg=key
+        )
+    assert usage["memory_size"] == 36 and usage["num_samples"] == 100
+    # The batch size changes nothing.
+    whole = memory_usage(layer, x, labels, batch_size=1000)
+    for key in keys:
+        np.testing.assert_allclose(whole[key], usage[key], rtol=1e-6)
+
+
+def test_memory_usage_of_a_memory_layer_is_its_selection_report():
+    layer = keras_memnets.layers.MemoryLayer(4, memory_size=5, hidden_units=6)
+    x = np.random.default_rng(4).normal(size=(30, 3)).astype("float32")
+    usage = memory_usage(layer, x, batch_size=8)
+    expected = selection_report(
+        keras.ops.convert_to_numpy(layer.compute_selection(x))
+    )
+    keys = ["slot_share", "perplexity", "usage_kl", "dead_slots"]
+    _assert_same_report(usage, expected, keys, rtol=1e-6)
+
+
+def test_memory_usage_non_finite_inputs_and_errors():
+    layer = keras_memnets.layers.ProductKeyMemory(
+        num_keys=4, value_dim=2, heads=1, top_k=2, key_dim=4
+    )
+    x = np.random.default_rng(5).normal(size=(10, 3)).astype("float32")
+    clean = memory_usage(layer, x[:8])
+    dirty_x = x.copy()
+    dirty_x[8:] = np.nan
+    with pytest.warns(UserWarning, match="2 of 10 selection rows have NaN"):
+        dirty = memory_usage(layer, dirty_x)
+    assert dirty["num_samples"] == 8
+    assert dirty["usage_kl"] == pytest.approx(clean["usage_kl"])
+    with pytest.raises(ValueError, match="memory_usage.*at least one sample"):
+        memory_usage(layer, x[:0])
+    with pytest.raises(TypeError, match="memory_usage: `layer` must be"):
+        memory_usage(keras.layers.Dense(3), x)
+    with pytest.raises(ValueError, match=r"memory_usage: `labels` must have"):
+        memory_usage(layer, x, labels=np.zeros(9, int))
+    with pytest.raises(ValueError, match="memory_usage: `batch_size`"):
+        memory_usage(layer, x, batch_size=0)
+    with pytest.raises(ValueError, match="memory_usage: `inputs` must have"):
+        memory_usage(layer, x[0])

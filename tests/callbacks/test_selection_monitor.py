@@ -96,5 +96,57 @@ def test_errors():
     monitor = callbacks.SelectionMonitor(layer_name="informed_layer")
     monitor.set_data(np.zeros((3, 6)))
     monitor.set_model(model)
-    with pytest.raises(ValueError, match="expected a MemoryLayer"):
+    with pytest.raises(
+        ValueError, match="expected a MemoryLayer or ProductKeyMemory"
+    ):
         monitor.on_train_begin()
+
+
+def test_product_key_memory_logs_match_memory_usage():
+    x, y, labels = _data(2)
+    inputs = keras.Input((6,))
+    features = keras.layers.Dense(8, name="features")(inputs)
+    memory = layers.ProductKeyMemory(
+        num_keys=6, value_dim=5, heads=2, top_k=3, key_dim=4, name="pkm"
+    )
+    model = keras.Model(inputs, memory(features))
+    model.compile("adam", loss="mse")
+    monitor = callbacks.SelectionMonitor("pkm", batch_size=10)
+    monitor.set_data(x[:40], labels[:40])
+    history = model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
+    expected = analysis.memory_usage(
+        memory, model.get_layer("features")(x[:40]), labels[:40]
+    )
+    logged = sorted(k for k in history.history if k != "loss")
+    assert logged == sorted(
+        "memory_" + k
+        for k in (
+            "slot_usage",
+            "usage_kl",
+            "perplexity",
+            "dead_slots",
+            "purity",
+            "normalized_mutual_information",
+        )
+    )
+    for key in ("slot_usage", "usage_kl", "perplexity", "purity"):
+        assert history.history["memory_" + key][-1] == pytest.approx(
+            expected[key], rel=1e-5
+        ), key
+    assert 0 < expected["slot_usage"] <= 1 and expected["usage_kl"] >= 0
+
+
+def test_product_key_memory_on_sequences_with_one_label_per_sample():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(12, 5, 4)).astype("float32")
+    memory = layers.ProductKeyMemory(
+        num_keys=4, value_dim=4, heads=1, top_k=2, key_dim=4, name="pkm"
+    )
+    inputs = keras.Input((5, 4))
+    model = keras.Model(inputs, memory(inputs))
+    model.compile("adam", loss="mse")
+    monitor = callbacks.SelectionMonitor("pkm", keys=["num_samples", "purity"])
+    monitor.set_data(x, labels=np.arange(12) % 2)
+    history = model.fit(x, x, epochs=1, verbose=0, callbacks=[monitor])
+    assert history.history["memory_num_samples"] == [60.0]
+    assert 0.5 <= history.history["memory_purity"][0] <= 1.0

@@ -287,3 +287,218 @@ def test_non_finite_rows_are_excluded_in_fit():
         dirty = model.evaluate(x, np.zeros((8, 4)), verbose=0, return_dict=True)
     key = [k for k in clean if "perplexity" in k][0]
     assert dirty[key] == pytest.approx(clean[key], rel=1e-5)
+
+
+# --- sparse reads (a product-key memory) and the usage metrics ---
+
+ALL_METRICS = {
+    "perplexity": lambda m: metrics.SelectionPerplexity(m),
+    "dead_slots": lambda m: metrics.DeadSlots(m),
+    "slots_for_mass": lambda m: metrics.SlotsForMass(m, mass=0.8),
+    "slot_usage": lambda m: metrics.SlotUsage(m),
+    "usage_kl": lambda m: metrics.UsageKL(m),
+    "mean_max": lambda m: metrics.MeanMaxSelection(),
+}
+
+
+def _reads(seed, n=40, heads=3, top_k=4, memory_size=20):
+    """Sparse reads with slots shared between heads (and heads of one
+    vector reading the same slot), softmax weights per head."""
+    rng = np.random.default_rng(seed)
+    indices = np.stack(
+        [
+            [
+                rng.choice(memory_size - 5, top_k, replace=False)
+                for _ in range(heads)
+            ]
+            for _ in range(n)
+        ]
+    ).astype("int32")
+    scores = rng.normal(size=(n, heads, top_k)) * 2.0
+    weights = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
+    return weights.astype("float32"), indices
+
+
+def _dense(weights, indices, memory_size):
+    """The dense selection of sparse reads: each head's weights scattered,
+    averaged over the heads (numpy, one vector at a time)."""
+    leading = weights.shape[:-2]
+    heads = weights.shape[-2]
+    w = weights.reshape(-1, heads, weights.shape[-1]).astype("float64")
+    i = indices.reshape(w.shape)
+    dense = np.zeros((len(w), memory_size))
+    for row in range(len(w)):
+        for head in range(heads):
+            np.add.at(dense[row], i[row, head], w[row, head] / heads)
+    return dense.reshape(leading + (memory_size,))
+
+
+def _kl_reference(selection):
+    p = selection.reshape(-1, selection.shape[-1]).sum(0)
+    p = p / p.sum()
+    nz = p[p > 0]
+    return np.log(len(p)) + np.sum(nz * np.log(nz))
+
+
+def test_usage_metrics_match_numpy_on_a_dense_selection():
+    batches = [_selections(10), _selections(11, n=20)]
+    allp = np.concatenate(batches)
+    np.testing.assert_allclose(
+        _feed(metrics.UsageKL(6), batches), _kl_reference(allp), rtol=1e-5
+    )
+    # UsageKL is log(memory_size) - log(perplexity).
+    perplexity = _feed(metrics.SelectionPerplexity(6), batches)
+    np.testing.assert_allclose(
+        _feed(metrics.UsageKL(6), batches),
+        np.log(6) - np.log(perplexity),
+        rtol=1e-5,
+    )
+    # Softmax rows use every slot; one-hot rows only the slots they name.
+    assert _feed(metrics.SlotUsage(6), batches) == 1.0
+    one_hot = np.eye(6, dtype="float32")[[0, 2, 2, 5]]
+    assert _feed(metrics.SlotUsage(6), [one_hot]) == pytest.approx(0.5)
+    uniform = np.full((3, 6), 1 / 6, "float32")
+    assert _feed(metrics.UsageKL(6), [uniform]) == pytest.approx(0, abs=1e-6)
+    one_slot = np.eye(6, dtype="float32")[[3, 3]]
+    assert _feed(metrics.UsageKL(6), [one_slot]) == pytest.approx(
+        np.log(6), rel=1e-6
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ALL_METRICS))
+def test_sparse_reads_match_the_dense_selection(name):
+    memory_size = 20
+    batches = [_reads(0), _reads(1, n=25)]
+    sample_weights = [
+        np.linspace(0, 2, 40).astype("float32"),
+        np.ones(25, "float32"),
+    ]
+    sparse = ALL_METRICS[name](memory_size)
+    dense = ALL_METRICS[name](memory_size)
+    for (w, i), s in zip(batches, sample_weights):
+        sparse.update_state(None, (w, i), sample_weight=s)
+        dense.update_state(
+            None, _dense(w, i, memory_size).astype("float32"), sample_weight=s
+        )
+    assert _np(sparse.result()) == pytest.approx(_np(dense.result()), rel=1e-5)
+
+
+def test_sparse_reads_by_hand_heads_add_up_and_ties_go_to_the_smaller_slot():
+    # Two heads, top_k=1: vector 0 reads slots 3 and 1 (a tie: slot 1 is
+    # its slot), vector 1 reads slot 2 with both heads (weight 1).
+    weights = np.ones((2, 2, 1), "float32")
+    indices = np.array([[[3], [1]], [[2], [2]]], "int32")
+    reads = (weights, indices)
+    usage = metrics.SlotUsage(5)
+    usage.update_state(None, reads)
+    assert _np(usage.result()) == pytest.approx(3 / 5)
+    # Read mass (0, 0.25, 0.5, 0.25, 0); KL = log 5 - H.
+    kl = metrics.UsageKL(5)
+    kl.update_state(None, reads)
+    entropy = -(0.5 * np.log(0.5) + 2 * 0.25 * np.log(0.25))
+    assert _np(kl.result()) == pytest.approx(np.log(5) - entropy, rel=1e-6)
+    mean_max = metrics.MeanMaxSelection()
+    mean_max.update_state(None, reads)
+    assert _np(mean_max.result()) == pytest.approx(0.75)
+    # Argmax slots 1 and 2: slots 0, 3 and 4 are dead.
+    dead = metrics.DeadSlots(5)
+    dead.update_state(None, reads)
+    assert _np(dead.result()) == 3.0
+
+
+def test_sparse_reads_of_a_product_key_memory_with_leading_axes():
+    from keras_memnets import layers
+
+    layer = layers.ProductKeyMemory(
+        num_keys=5, value_dim=3, heads=3, top_k=3, key_dim=4
+    )
+    x = np.random.default_rng(2).normal(size=(4, 6, 7)).astype("float32")
+    scores, indices = layer.lookup(x)
+    weights = keras.ops.convert_to_numpy(keras.ops.softmax(scores, axis=-1))
+    indices = keras.ops.convert_to_numpy(indices)
+    dense = _dense(weights, indices, 25).astype("float32")
+    sample_weight = np.arange(4, dtype="float32")  # one per sequence
+    for make in ALL_METRICS.values():
+        sparse, reference = make(25), make(25)
+        sparse.update_state(None, (weights, indices), sample_weight)
+        reference.update_state(None, dense, sample_weight)
+        assert _np(sparse.result()) == pytest.approx(
+            _np(reference.result()), rel=1e-5
+        ), type(sparse).__name__
+
+
+@pytest.mark.parametrize("name", sorted(ALL_METRICS))
+def test_sparse_reads_batch_zero_and_non_finite_rows(name):
+    import warnings
+
+    w, i = _reads(3, n=6)
+    m = ALL_METRICS[name](20)
+    m.update_state(None, (w[:0], i[:0]))
+    assert _np(m.result()) == 0.0
+    reference = ALL_METRICS[name](20)
+    reference.update_state(None, (w, i))
+    bad = w.copy()[:2]
+    bad[0, 1, 2] = np.nan
+    bad[1, 0, 0] = np.inf
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        m.update_state(
+            None, (np.concatenate([w, bad]), np.concatenate([i, i[:2]]))
+        )
+        value = _np(m.result())
+    assert value == pytest.approx(_np(reference.result()), rel=1e-6)
+    found = [x for x in record if "excluded" in str(x.message)]
+    assert len(found) == 1 and "2 selection rows" in str(found[0].message)
+
+
+def test_sparse_reads_in_a_compiled_function():
+    """The update traced with an unknown batch (TensorFlow) or jitted (JAX)
+    gives the eager numbers."""
+    w, i = _reads(4, n=30)
+    eager = metrics.UsageKL(20)
+    eager.update_state(None, (w, i))
+    m = metrics.UsageKL(20)
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        update = tf.function(
+            lambda w, i: m.update_state(None, (w, i)),
+            input_signature=[
+                tf.TensorSpec((None, 3, 4), "float32"),
+                tf.TensorSpec((None, 3, 4), "int32"),
+            ],
+        )
+        update(w, i)
+    elif backend == "jax":
+        import jax
+
+        update = jax.jit(
+            lambda variables, w, i: m.stateless_update_state(
+                variables, None, (w, i)
+            )
+        )
+        variables = update([v.value for v in m.variables], w, i)
+        for variable, value in zip(m.variables, variables):
+            variable.assign(value)
+    else:
+        m.update_state(None, (w, i))
+    assert _np(m.result()) == pytest.approx(_np(eager.result()), rel=1e-6)
+
+
+def test_sparse_reads_bad_input():
+    w, i = _reads(5, n=4)
+    with pytest.raises(ValueError, match=r"SlotUsage: the indices .*\[0, "):
+        metrics.SlotUsage(10).update_state(None, (w, i))
+    with pytest.raises(ValueError, match=r"DeadSlots: the indices .*\[0, "):
+        metrics.DeadSlots(20).update_state(None, (w, -i - 1))
+    with pytest.raises(ValueError, match="UsageKL: a sparse `y_pred`"):
+        metrics.UsageKL(20).update_state(None, (w, i[:, :2]))
+    with pytest.raises(ValueError, match="MeanMaxSelection: a sparse"):
+        metrics.MeanMaxSelection().update_state(None, (w[:, 0], i[:, 0]))
+    with pytest.raises(TypeError, match="SlotUsage: the indices .*integer"):
+        metrics.SlotUsage(20).update_state(None, (w, i.astype("float32")))
+    with pytest.raises(ValueError, match="SlotUsage.*memory_size"):
+        metrics.SlotUsage(0)
+    with pytest.raises(ValueError, match=r"UsageKL: `y_pred` must have"):
+        metrics.UsageKL(4).update_state(None, np.zeros((2, 3), "float32"))
