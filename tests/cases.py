@@ -431,6 +431,11 @@ NOT_KERAS_OBJECTS = {
         "tested against direct numpy computations in "
         "tests/metrics/test_memory_report.py"
     ),
+    layers.memory_layout_map: (
+        "a function returning a keras.distribution.LayoutMap (data, not a "
+        "Keras object); tested in tests/layers/test_memory_layout_map.py and, "
+        "on eight devices, tests/test_model_parallel.py"
+    ),
     models.pretrain_memory_decoder: (
         "a training recipe that changes a model's weights in place and "
         "returns a dict; tested in tests/models/test_pretrain.py"
