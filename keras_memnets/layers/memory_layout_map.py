@@ -49,7 +49,10 @@ def memory_layout_map(
     On JAX, a `ProductKeyMemory` whose values are sharded reads each
     device's slice of slots on that device and sums the partial reads
     across the mesh axis: no device gathers the whole table, also when the
-    same mesh axis splits the batch. Only JAX shards variables: on
+    same mesh axis splits the batch. `MemoryLayer`'s reads are left to
+    XLA's partitioner, which reads the shards in place when the batch is
+    not split over the memory's mesh axis, and gathers the memory whole
+    when it is. Only JAX shards variables: on
     TensorFlow and PyTorch, `keras.distribution.ModelParallel` accepts a
     layout map and ignores it (every variable stays whole, on one device),
     so there this function returns the map, with a warning that says so.
