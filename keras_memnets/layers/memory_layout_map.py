@@ -46,16 +46,17 @@ def memory_layout_map(
     other variable may be caught by them, and each table's slot count must
     be a multiple of the size of the mesh axis.
 
-    On JAX, a `ProductKeyMemory` whose values are sharded reads each
-    device's slice of slots on that device and sums the partial reads
-    across the mesh axis: no device gathers the whole table, also when the
-    same mesh axis splits the batch. `MemoryLayer`'s reads are left to
-    XLA's partitioner, which reads the shards in place when the batch is
-    not split over the memory's mesh axis, and gathers the memory whole
-    when it is. Only JAX shards variables: on
-    TensorFlow and PyTorch, `keras.distribution.ModelParallel` accepts a
-    layout map and ignores it (every variable stays whole, on one device),
-    so there this function returns the map, with a warning that says so.
+    On JAX, XLA's partitioner reads a sharded table in place: each device
+    looks up the ids that fall in its slice of slots, and the partial reads
+    are summed across the mesh axis. Where one mesh axis splits both the
+    batch and a table, it gathers the table whole onto every device instead
+    when that moves less data: when the table is no larger than what the
+    step reads from it (the rows read, or a dense read's selection).
+
+    Only JAX shards variables: on TensorFlow and PyTorch,
+    `keras.distribution.ModelParallel` accepts a layout map and ignores it
+    (every variable stays whole, on one device), so there this function
+    returns the map with a warning that says so.
 
     Args:
         device_mesh: `keras.distribution.DeviceMesh`. The mesh the tables

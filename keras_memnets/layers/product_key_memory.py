@@ -10,8 +10,6 @@ from keras import regularizers
 from keras_memnets.api_export import register
 from keras_memnets.layers._product_keys import product_scores
 from keras_memnets.layers._product_keys import product_top_k
-from keras_memnets.layers._sharded_read import sharded_take
-from keras_memnets.layers._sharded_read import slot_axis
 from keras_memnets.utils.shapes import check_min_rank
 from keras_memnets.utils.validation import one_of
 from keras_memnets.utils.validation import positive_int
@@ -65,9 +63,8 @@ class ProductKeyMemory(keras.layers.Layer):
 
     On JAX, `keras.distribution.ModelParallel` can shard `values` along its
     slots over a device mesh (`keras_memnets.layers.memory_layout_map`
-    makes the layout map); each device then reads its own slots and the
-    partial reads are summed across the mesh, so no device holds the whole
-    table.
+    makes the layout map), so that each device holds a slice of the table
+    and of its optimizer state.
 
     Args:
         num_keys: int. Number of sub-keys per half, in `[1, 46340]`; the
@@ -364,12 +361,7 @@ class ProductKeyMemory(keras.layers.Layer):
         """
         indices = ops.reshape(indices, (rows, self.heads * self.top_k))
         weights = ops.reshape(weights, (rows, 1, self.heads * self.top_k))
-        if slot_axis(self.values) is not None:
-            # JAX, the table sharded along its slots by keras.distribution:
-            # each device reads its own slots (no device gathers the table).
-            values = sharded_take(self.values, indices)
-        else:
-            values = ops.take(self.values, indices, axis=0)
+        values = ops.take(self.values, indices, axis=0)
         return ops.matmul(ops.cast(weights, values.dtype), values)[:, 0]
 
     def _normalize(self, query, training, mask):
