@@ -632,6 +632,11 @@ CASES = (
 # they have no config to round-trip and are tested in their own modules.
 # Map each to the reason it is outside the harness.
 NOT_KERAS_OBJECTS = {
+    layers.memory_layout_map: (
+        "a function returning a keras.distribution.LayoutMap (data, not a "
+        "Keras object); tested in tests/layers/test_memory_layout_map.py and, "
+        "on eight devices, tests/test_model_parallel.py"
+    ),
     models.pretrain_memory_decoder: (
         "a training recipe that changes a model's weights in place and "
         "returns a dict; tested in tests/models/test_pretrain.py"

@@ -4,6 +4,7 @@ from keras_memnets.layers.approximator import ApproximatorLayer
 from keras_memnets.layers.correlation_norm import CorrelationNorm
 from keras_memnets.layers.memory import MemoryLayer
 from keras_memnets.layers.memory_informed import MemoryInformedLayer
+from keras_memnets.layers.memory_layout_map import memory_layout_map
 from keras_memnets.layers.pca import PCAReduction
 from keras_memnets.layers.product_key_memory import ProductKeyMemory
 from keras_memnets.layers.set_min_selection import SetMinSelection
@@ -18,4 +19,5 @@ __all__ = [
     "ProductKeyMemory",
     "SetMinSelection",
     "VariantHeads",
+    "memory_layout_map",
 ]

@@ -68,6 +68,11 @@ class ProductKeyMemory(keras.layers.Layer):
     dropout, put a `keras.layers.Dropout` before or after the layer (the
     output is linear in the values).
 
+    On JAX, `keras.distribution.ModelParallel` can shard `values` along its
+    slots over a device mesh (`keras_memnets.layers.memory_layout_map`
+    makes the layout map), so that each device holds a slice of the table
+    and of its optimizer state.
+
     Args:
         num_keys: int. Number of sub-keys per half, in `[1, 46340]`; the
             memory has `num_keys**2` slots.
