@@ -17,7 +17,7 @@ step-time ratio keras_memnets / plain Keras <= 1.03 on each backend and a
 speed-up >= 1.15 over PyTorch eager on the best backend. The same run times
 numpy's and PyTorch's matmuls of the step's shapes (`step_gemms`) and
 reports each variant's fraction of that limit, and measures the peak RSS of
-`examples/memory_decoder.py` in a child process.
+`reproductions/memory_decoder.py` in a child process.
 
     KERAS_BACKEND=jax python benchmarks/memory_decoder.py [--quick]
 """
@@ -160,7 +160,7 @@ def step_gemms(batch_size):
 
 
 def example_peak_rss():
-    """Peak RSS (MiB) of `examples/memory_decoder.py` in a child process.
+    """Peak RSS (MiB) of `reproductions/memory_decoder.py` in a child process.
 
     Runs the example's `--quick` configuration (what CI runs). Raises if
     the example fails or its memory cannot be read, so that a broken run is
@@ -177,7 +177,7 @@ def example_peak_rss():
     with tempfile.TemporaryDirectory() as out:
         command = [
             sys.executable,
-            os.path.join(root, "examples", "memory_decoder.py"),
+            os.path.join(root, "reproductions", "memory_decoder.py"),
             *args,
             "--out",
             out,
@@ -185,7 +185,7 @@ def example_peak_rss():
         returncode, rss = machine.peak_rss_mib(command, env=env)
     if returncode != 0 or rss is None:
         raise RuntimeError(
-            f"examples/memory_decoder.py {' '.join(args)} exited with "
+            f"reproductions/memory_decoder.py {' '.join(args)} exited with "
             f"status {returncode} (peak memory {rss}); nothing recorded."
         )
     return {"args": args, "returncode": returncode, "peak_rss_mib": rss}

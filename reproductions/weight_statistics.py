@@ -28,9 +28,9 @@ call runs the 10 rounds between two snapshots (and XLA on TensorFlow).
 optimizer steps.
 
 Run:
-    python examples/weight_statistics.py            # the note's full run
-    python examples/weight_statistics.py --all      # plus (4)-(9)
-    python examples/weight_statistics.py --quick    # CI, under a minute
+    python reproductions/weight_statistics.py            # the note's full run
+    python reproductions/weight_statistics.py --all      # plus (4)-(9)
+    python reproductions/weight_statistics.py --quick    # CI, under a minute
 """
 
 import argparse
@@ -107,7 +107,8 @@ def train_instances(
         steps_per_epoch=rounds,
         epochs=1,
         shuffle=False,
-        verbose=0,
+        # fit's own progress bar (rounds done, time left) unless --quiet.
+        verbose=0 if args.quiet else 1,
         callbacks=[history],
     )
     seconds = time.perf_counter() - start
@@ -526,8 +527,11 @@ def weight_correlations(run, results):
     results["correlations_by_depth"] = {str(k): v for k, v in by_d.items()}
 
 
-def perturbation(run, results, sizes=(1, 3, 5)):
-    """(9): change k of the weights, randomly or adversarially."""
+def perturbation(run, results, verbose=1, sizes=(1, 3, 5)):
+    """(9): change k of the weights, randomly or adversarially.
+
+    `verbose`: 1 shows a progress bar over the instances of each k.
+    """
     print("\n=== (9) changing a few weights ===")
     print(
         f"threshold: a change 'does not affect results' when the accuracy of "
@@ -547,7 +551,9 @@ def perturbation(run, results, sizes=(1, 3, 5)):
 
     for k in sizes:
         drops = {"random": [], "adversarial": []}
-        for w in run["weights"][:, -1].astype("float64"):
+        final = run["weights"][:, -1].astype("float64")
+        bar = keras.utils.Progbar(len(final), verbose, unit_name="instance")
+        for w in final:
             base = accuracy(w)
             step = w.std()
             idx = rng.choice(len(w), size=k, replace=False)
@@ -566,6 +572,7 @@ def perturbation(run, results, sizes=(1, 3, 5)):
                             best, best_loss = (j, sign), loss
                 changed[best[0]] += best[1] * step
             drops["adversarial"].append(base - accuracy(changed))
+            bar.add(1)
         for kind, values in drops.items():
             ok = int(np.sum(np.array(values) < ACCURACY_DROP))
             print(
@@ -587,6 +594,7 @@ def main():
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--quick", action="store_true", help="CI: 500 rounds")
     parser.add_argument("--all", action="store_true", help="run (4)-(9)")
+    parser.add_argument("--quiet", action="store_true", help="no progress")
     for flag in (
         "grid",
         "ensemble",
@@ -599,7 +607,7 @@ def main():
     parser.add_argument("--grid-rounds", type=int, default=3000)
     parser.add_argument("--grid-instances", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--out", default="weight_statistics_out")
+    parser.add_argument("--out", default="reproductions_out/weight_statistics")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.grid_rounds = 500, 200
@@ -643,7 +651,7 @@ def main():
     if args.correlations:
         weight_correlations(run, results)
     if args.perturb:
-        perturbation(run, results)
+        perturbation(run, results, verbose=0 if args.quiet else 1)
     results["total_seconds"] = time.perf_counter() - start
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1, default=float)

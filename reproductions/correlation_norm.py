@@ -7,7 +7,7 @@ decorrelated features and a bimodal similarity between samples
 ("correlation between two samples should be 1 or (mostly) 0"), for dense
 and for convolutional layers.
 
-This tutorial trains the same networks three ways (no normalisation,
+This reproduction trains the same networks three ways (no normalisation,
 BatchNormalization, CorrelationNorm with covariance blocks of 8) over three
 seeds on the bundled MNIST sample and checks four claims, each against a
 threshold printed before the numbers:
@@ -20,8 +20,8 @@ threshold printed before the numbers:
    from the benchmark (`benchmarks/correlation_norm.py`), not from `fit`.
 
 Run:
-    python examples/correlation_norm.py            # the verdicts
-    python examples/correlation_norm.py --quick    # smoke test for CI
+    python reproductions/correlation_norm.py            # the verdicts
+    python reproductions/correlation_norm.py --quick    # smoke test for CI
 
 --quick used 2.9 CPU-minutes (3 min 19 s wall at load about 3); the default
 run used 6.8 CPU-minutes (7 min 43 s wall on 2 cores shared with other jobs,
@@ -150,7 +150,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI smoke run")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--out", default="examples_out/correlation_norm")
+    parser.add_argument("--quiet", action="store_true", help="no progress")
+    parser.add_argument("--out", default="reproductions_out/correlation_norm")
     args = parser.parse_args()
     args.epochs = 1 if args.quick else 4
     train_size = 2000 if args.quick else 8000
@@ -167,14 +168,23 @@ def main():
         print(f"  {name:<14} {text}")
 
     results, cosines, start = {}, {}, time.time()
+    trainings = 2 * len(VARIANTS) * args.seeds
+    print(
+        f"\nTraining {trainings} networks (2 architectures x "
+        f"{len(VARIANTS)} variants x {args.seeds} seeds)"
+    )
+    bar = keras.utils.Progbar(
+        trainings, verbose=0 if args.quiet else 1, unit_name="fit"
+    )
     for arch in ("mlp", "cnn"):
         for variant in VARIANTS:
-            runs = [
-                run(arch, variant, s, data, args) for s in range(args.seeds)
-            ]
+            runs = []
+            for s in range(args.seeds):
+                runs.append(run(arch, variant, s, data, args))
+                bar.add(1)
             results[f"{arch}/{variant}"] = summarise(runs)
             cosines[f"{arch}/{variant}"] = runs[0]["cosines"]
-            print(f"  trained {arch}/{variant} ({time.time() - start:.0f} s)")
+    print(f"(trained in {time.time() - start:.0f} s)")
 
     print(f"\n{args.seeds} seeds, mean +- sd (ddof=0), 2,000 test digits:")
     print(f"{'model':<16}{'accuracy %':>16}{'block |corr|':>18}{'BC':>16}")
