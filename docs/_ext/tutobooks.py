@@ -172,7 +172,12 @@ def to_gallery_script(source, names=None):
         raise ValueError("A tutorial starts with its keras.io header.")
     fields, rest = parse_header(cells[0].value.value)
     title = fields["Title"]
-    header = [title, "=" * len(title), "", _inline(fields["Description"], names)]
+    header = [
+        title,
+        "=" * len(title),
+        "",
+        _inline(fields["Description"], names),
+    ]
     header += [
         "",
         f":Author: {fields['Author']}",
