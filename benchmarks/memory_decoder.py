@@ -162,14 +162,14 @@ def step_gemms(batch_size):
 def example_peak_rss():
     """Peak RSS (MiB) of `reproductions/memory_decoder.py` in a child process.
 
-    Runs the example's `--quick` configuration (what CI runs). Raises if
-    the example fails or its memory cannot be read, so that a broken run is
+    Runs the reproduction's `--quick` configuration (what CI runs). Raises if
+    the reproduction fails or its memory cannot be read, so that a broken run is
     never recorded as a memory figure.
     """
     import tempfile
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    args = ["--quick"]
+    args = ["--quick", "--quiet"]
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
     env["PYTHONPATH"] = os.pathsep.join(
         [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -203,7 +203,7 @@ def run(
 
     Args:
         quick: bool. A smoke run for CI: batch 64, 4 timed rounds, no
-            example run (CI runs the example itself).
+            reproduction run (CI runs the reproduction itself).
         batch_size: int or None. Samples per step (default 64 / 256).
         repeats: int or None. Timed steps per variant (default 4 / 30).
         warmup: int or None. Untimed rounds first (default 1 / 3).

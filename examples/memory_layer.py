@@ -115,20 +115,21 @@ for key in ("memory_slots_used", "memory_perplexity", "memory_purity"):
 """
 ## The slots
 
-The layer's weight `memory` holds the slots before the sigmoid. Below each
+The layer's weight `memory` holds the slots before the sigmoid. Above each
 slot: the share of test digits for which it is the most selected slot, and
 the digit class most common among them.
 """
 
 slots = keras.ops.convert_to_numpy(keras.ops.sigmoid(memory_layer.memory))
 report = monitor.report()
-fig, axes = plt.subplots(1, 10, figsize=(10, 1.6))
+fig, axes = plt.subplots(1, 10, figsize=(10, 1.9))
 for k, ax in enumerate(axes):
     ax.imshow(slots[k].reshape(28, 28), cmap="gray_r")
     share = report["slot_share"][k]
-    ax.set_title(f"{share:.0%}, '{report['slot_label'][k]}'", fontsize=9)
+    label = f"class {report['slot_label'][k]}" if share else "unused"
+    ax.set_title(f"{share:.0%}\n{label}", fontsize=9)
     ax.set_axis_off()
-fig.suptitle("The 10 slots after training")
+fig.tight_layout()
 plt.show()
 
 """

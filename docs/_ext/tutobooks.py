@@ -132,7 +132,15 @@ def _inline(text, names=None):
             rst += "\\ "
         return rst
 
-    return re.sub(r"\[([^\]]+)\]\(([^)]+)\)|`([^`]+)`", replace, text)
+    pattern = re.compile(r"\[([^\]]+)\]\(([^)]+)\)|`([^`]+)`")
+    out, end = [], 0
+    for match in pattern.finditer(text):
+        # `|` starts a substitution in reST: plain text escapes it.
+        out.append(text[end : match.start()].replace("|", "\\|"))
+        out.append(replace(match))
+        end = match.end()
+    out.append(text[end:].replace("|", "\\|"))
+    return "".join(out)
 
 
 def markdown_to_rst(text, names=None):
@@ -180,9 +188,9 @@ def to_gallery_script(source, names=None):
     ]
     header += [
         "",
-        f":Author: {fields['Author']}",
-        f":Date created: {fields['Date created']}",
-        f":Last modified: {fields['Last modified']}",
+        f"| **Author:** {fields['Author']}",
+        f"| **Date created:** {fields['Date created']}",
+        f"| **Last modified:** {fields['Last modified']}",
     ]
     if rest:
         header += ["", markdown_to_rst(rest, names)]
