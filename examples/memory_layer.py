@@ -140,14 +140,9 @@ informed output (a mix of candidates computed from each digit's code).
 """
 
 outputs = model.predict(x_test[:10], verbose=0)
+rows = (x_test[:10], outputs["memory"], outputs["informed"])
 fig, axes = plt.subplots(3, 10, figsize=(10, 3.2))
-for row, images in enumerate(
-    (x_test[:10], outputs["memory"], outputs["informed"])
-):
-    for i, ax in enumerate(axes[row]):
-        ax.imshow(images[i].reshape(28, 28), cmap="gray_r")
-        ax.set_axis_off()
+for ax, image in zip(axes.flat, np.concatenate(rows)):
+    ax.imshow(image.reshape(28, 28), cmap="gray_r")
+    ax.set_axis_off()
 plt.show()
-for name in ("memory", "informed"):
-    mse = np.mean((outputs[name] - x_test[:10]) ** 2)
-    print(f"{name} output, mean squared error on these digits: {mse:.4f}")
