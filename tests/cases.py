@@ -84,6 +84,21 @@ def _monitor_model(callback, x, rng):
     return model, x, {"memory": y, "informed": y}
 
 
+def _embedding_model(optimizer, x, rng):
+    """A model that gathers from a table (an Embedding), for LazyAdam."""
+    ids = rng.integers(0, 20, (len(x), 3)).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((3,), dtype="int32"),
+            keras.layers.Embedding(20, 4),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4),
+        ]
+    )
+    model.compile(optimizer=optimizer, loss="mse")
+    return model, ids, rng.random((len(x), 4)).astype("float32")
+
+
 CASES = [
     # --- issue 4: SignSGD ---
     Case(SignSGD, "optimizer", dict(learning_rate=0.01), id="sign"),
@@ -348,6 +363,17 @@ CASES = [
         "callback",
         dict(prefix="memory_", keys=["slots_used", "purity"]),
         build=_monitor_model,
+    ),
+    # --- issue 24: LazyAdam ---
+    Case(
+        keras_memnets.optimizers.LazyAdam, "optimizer", dict(learning_rate=0.01)
+    ),
+    Case(
+        keras_memnets.optimizers.LazyAdam,
+        "optimizer",
+        dict(learning_rate=0.01, amsgrad=True, weight_decay=0.01, clipnorm=1.0),
+        build=_embedding_model,
+        id="embedding",
     ),
 ]
 
