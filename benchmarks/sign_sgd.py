@@ -23,11 +23,14 @@ How each backend's steady state is timed, the way `model.fit` runs it:
   runs its own SGD and Adam as fused `torch._foreach_*` kernels, and so
   does SignSGD (except EF-SignSGD, which needs a per-variable norm).
 
-The `*_before` variants are SignSGD as it was before the non-finite-step
-rule and the fused paths (no finiteness check; the generic per-variable
-`keras.ops` update, not the torch `_foreach` kernels nor TensorFlow's
-XLA-compiled update), timed in the same run, so that the cost of the check
-and the gain of the fused paths are measured, not remembered.
+The `*_before` variants are SignSGD's generic `keras.ops` update without
+the non-finite-step check (a subclass of `SignSGD`, which keeps the generic
+update, with `apply` and `stateless_apply` calling the step directly), timed
+in the same run, so that the cost of the check and the gain of the fused
+paths (the torch `_foreach` kernels, TensorFlow's XLA-compiled update) are
+measured, not remembered. `adam_skip_non_finite` is Keras' Adam inside
+`SkipNonFiniteOptimizer`: the check's cost on an optimizer without a fused
+sign update.
 
 Run: `KERAS_BACKEND=jax python benchmarks/sign_sgd.py [--quick]`.
 """
@@ -43,6 +46,7 @@ import numpy as np
 
 from benchmarks import timing
 from keras_memnets.optimizers import SignSGD
+from keras_memnets.optimizers import SkipNonFiniteOptimizer
 
 SHAPES = [(2048, 2048), (2048,), (2048, 2048), (2048,), (2048, 768), (768,)]
 QUICK_SHAPES = [(512, 512), (512,), (512, 256), (256,)]
@@ -55,17 +59,19 @@ GOALS = {
 
 
 class _SignSGDBefore(SignSGD):
-    """SignSGD without the finiteness check and the torch `_foreach` and
-    TensorFlow XLA paths."""
+    """SignSGD's generic `keras.ops` update without the finiteness check.
 
-    _tf_compiled_update = False
+    A subclass keeps the generic update on every backend (`SignSGD(...)`
+    alone picks the backend's fused class); `apply` and `stateless_apply`
+    take the step without the check.
+    """
 
     def apply(self, grads, trainable_variables=None):
-        return self._apply_unchecked(grads, trainable_variables)
+        return self._take_step(grads, trainable_variables)
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        return super(SignSGD, self)._backend_update_step(
-            grads, trainable_variables, learning_rate
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        return self._take_stateless_step(
+            optimizer_variables, grads, trainable_variables
         )
 
 
@@ -75,6 +81,9 @@ VARIANTS = {
         learning_rate=0.01, momentum=0.9
     ),
     "adam": lambda: keras.optimizers.Adam(learning_rate=1e-3),
+    "adam_skip_non_finite": lambda: SkipNonFiniteOptimizer(
+        keras.optimizers.Adam(learning_rate=1e-3)
+    ),
     "signsgd": lambda: SignSGD(learning_rate=1e-3),
     "signum": lambda: SignSGD(learning_rate=1e-3, momentum=0.9),
     "signum_nesterov": lambda: SignSGD(

@@ -16,6 +16,7 @@ from keras_memnets import metrics
 from keras_memnets import models
 from keras_memnets import regularizers
 from keras_memnets.optimizers import SignSGD
+from keras_memnets.optimizers import SkipNonFiniteOptimizer
 from tests.harness import Case  # noqa: F401
 
 
@@ -121,6 +122,13 @@ CASES = [
         "optimizer",
         dict(learning_rate=0.01, majority_vote=True),
         id="majority_vote",
+    ),
+    # --- the non-finite-step wrapper, around a Keras optimizer ---
+    Case(
+        SkipNonFiniteOptimizer,
+        "optimizer",
+        dict(inner_optimizer="adam"),
+        id="adam",
     ),
     # --- issue 6: set-min random loss and K-variant networks ---
     Case(

@@ -124,6 +124,7 @@ def tf_worker(out_path):
     import tensorflow as tf
 
     from keras_memnets.optimizers import SignSGD
+    from keras_memnets.optimizers import SkipNonFiniteOptimizer
 
     results = {}
     two = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
@@ -240,6 +241,32 @@ def tf_worker(out_path):
         results[f"skip_{name}_kernel"] = model.get_weights()[0]
         results[f"skip_{name}_count"] = int(
             keras.ops.convert_to_numpy(model.optimizer.skipped_steps)
+        )
+
+    # The same with the wrapper around Keras' SGD.
+    def wrapped_sgd(wrap=True):
+        keras.utils.set_random_seed(5)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+        optimizer = keras.optimizers.SGD(0.1, momentum=0.5)
+        if wrap:
+            optimizer = SkipNonFiniteOptimizer(optimizer)
+        model.compile(optimizer=optimizer, loss="mse")
+        return model
+
+    reference = wrapped_sgd(wrap=False)
+    for start in (0, 24):
+        reference.train_on_batch(x[start : start + 12], y[start : start + 12])
+    results["wrapper_skip_reference_kernel"] = reference.get_weights()[0]
+    for name, strategy in (("two", two), ("three", three)):
+        with strategy.scope():
+            model = wrapped_sgd()
+            model.fit(x, y, batch_size=12, shuffle=False, verbose=0)
+        results[f"wrapper_skip_{name}_kernel"] = model.get_weights()[0]
+        results[f"wrapper_skip_{name}_count"] = int(
+            keras.ops.convert_to_numpy(model.optimizer.skipped_steps)
+        )
+        results[f"wrapper_skip_{name}_iterations"] = int(
+            keras.ops.convert_to_numpy(model.optimizer.iterations)
         )
     _save(out_path, results)
 
@@ -470,6 +497,21 @@ def test_non_finite_gradient_on_one_replica_skips_on_all(tf_results, replicas):
     np.testing.assert_allclose(
         tf_results[f"skip_{replicas}_kernel"],
         tf_results["skip_reference_kernel"],
+        atol=1e-6,
+    )
+
+
+@pytest.mark.distributed
+@only_tensorflow
+@pytest.mark.parametrize("replicas", ["two", "three"])
+def test_wrapper_skips_on_all_replicas(tf_results, replicas):
+    # SkipNonFiniteOptimizer(SGD): one replica's NaN skips the step on every
+    # replica, and `iterations` counts the two steps taken.
+    assert tf_results[f"wrapper_skip_{replicas}_count"] == 1
+    assert tf_results[f"wrapper_skip_{replicas}_iterations"] == 2
+    np.testing.assert_allclose(
+        tf_results[f"wrapper_skip_{replicas}_kernel"],
+        tf_results["wrapper_skip_reference_kernel"],
         atol=1e-6,
     )
 

@@ -2,5 +2,6 @@
 
 from keras_memnets.optimizers.lazy_adam import LazyAdam
 from keras_memnets.optimizers.sign_sgd import SignSGD
+from keras_memnets.optimizers.skip_non_finite import SkipNonFiniteOptimizer
 
-__all__ = ["LazyAdam", "SignSGD"]
+__all__ = ["LazyAdam", "SignSGD", "SkipNonFiniteOptimizer"]

@@ -1,45 +1,56 @@
-"""The TensorFlow backend's compiled update for `SignSGD` (private).
+"""TensorFlow's fused update for `SignSGD` (private).
 
 Keras runs TensorFlow optimizers in a `tf.function` without XLA on CPU, so
-`variable - lr * sign(direction)` is three kernels with two temporaries
-(sign, scale, subtract), where Keras' SGD needs two. Here one variable's
-update is a `tf.function(jit_compile=True)`: XLA fuses it into one pass over
-the gradient, the momentum and the variable (TF-XLA updates resource
-variables in place). It is used outside multi-replica `tf.distribute`
-strategies only (see `sign_sgd._tf_single_replica`). Each optimizer makes
-its own compiled function (`make_update`): a function shared by all optimizers
-would keep traces that refer to the variables of models already deleted.
-JAX compiles the `keras.ops` code itself and PyTorch has `_sign_sgd_torch`.
+`variable - lr * sign(direction)` is three kernels with two temporaries.
+Here the SignSGD / Signum step of one large variable (`SignSGD._sign_step`)
+runs as a `tf.function(jit_compile=True)`, which XLA fuses into one pass over
+the gradient, the momentum and the variable, updated in place. `SignSGD`
+mixes this class in on the TensorFlow backend.
 """
 
+import math
+
+import keras
 import tensorflow as tf
 
-from keras_memnets.optimizers.sign_sgd import _signum_direction
+# Smaller variables keep the `keras.ops` update: XLA compiles once per
+# variable shape, which a model with many small variables would pay at its
+# first step for no gain.
+MIN_COMPILED_SIZE = 65536
 
 
-def _update(variable, momentum, gradient, learning_rate, beta, nesterov):
-    if momentum is None:
-        direction = gradient
-    else:
-        new_momentum, direction = _signum_direction(
-            momentum, gradient, beta, nesterov
+class CompiledSignStep(keras.optimizers.Optimizer):
+    """Runs `SignSGD._sign_step` of a large variable XLA-compiled."""
+
+    _compiled_sign_step = None
+
+    def _sign_step(self, variable, momentum, gradient, learning_rate):
+        if (
+            math.prod(variable.shape) < MIN_COMPILED_SIZE
+            # Under a multi-replica strategy a mirrored momentum passed into
+            # the compiled function does not resolve to the updating
+            # replica's copy; Keras' `assign` does.
+            or tf.distribute.get_strategy().num_replicas_in_sync > 1
+        ):
+            return super()._sign_step(
+                variable, momentum, gradient, learning_rate
+            )
+        if self._compiled_sign_step is None:
+            # One function per optimizer: a shared one would keep traces
+            # that refer to the variables of models already deleted.
+            self._compiled_sign_step = tf.function(
+                super()._sign_step, jit_compile=True
+            )
+        self._compiled_sign_step(
+            _tf_variable(variable),
+            _tf_variable(momentum),
+            gradient,
+            learning_rate,
         )
-        momentum.assign(new_momentum)
-    variable.assign_sub(learning_rate * tf.sign(direction))
 
 
-def make_update():
-    """A new compiled update: `update(variable, momentum, gradient,
-    learning_rate, beta, nesterov)` does one SignSGD / Signum step of one
-    variable in place.
-
-    Args (of the returned function):
-        variable: the `tf.Variable` to update.
-        momentum: its momentum `tf.Variable`, or `None` for SignSGD.
-        gradient: dense gradient tensor in the variable's dtype.
-        learning_rate: scalar tensor in the variable's dtype.
-        beta: scalar tensor in the variable's dtype, the momentum
-            coefficient (unused without momentum).
-        nesterov: bool.
-    """
-    return tf.function(_update, jit_compile=True)
+def _tf_variable(variable):
+    """The `tf.Variable` behind a Keras variable (or the argument as is)."""
+    if isinstance(variable, keras.Variable):
+        return variable.value
+    return variable

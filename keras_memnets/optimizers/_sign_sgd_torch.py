@@ -1,56 +1,62 @@
-"""The torch backend's fused path for `SignSGD` (private).
+"""PyTorch's fused update for `SignSGD` (private).
 
-Keras' own torch SGD and Adam update all variables at once with
-`torch._foreach_*` kernels; the generic per-variable `update_step` runs a
-chain of separate eager kernels per variable instead. `sign_update` is
-the same update rules written with `torch._foreach_*` kernels. `SignSGD`
-uses it only on the torch backend; JAX keeps the `keras.ops` code, which
-its compiler fuses, and TensorFlow has `_sign_sgd_tf`.
+The torch backend runs the generic per-variable `update_step` as a chain of
+eager kernels per variable; Keras' own torch optimizers update all variables
+at once with `torch._foreach_*` kernels instead. `ForeachSignUpdate` writes
+the SignSGD, Signum and majority-vote rules that way (EF-SignSGD, which needs
+a norm per variable, keeps the generic update). `SignSGD` mixes this class
+in on the torch backend.
 """
 
+import keras
 import torch
+from keras import ops
 
 
-@torch.no_grad()
-def sign_update(
-    values,
-    grads,
-    momentums,
-    buffers,
-    learning_rate,
-    momentum,
-    nesterov,
-    vote,
-):
-    """One SignSGD / Signum step on torch tensors, in place.
+class ForeachSignUpdate(keras.optimizers.Optimizer):
+    """Updates all variables of a `SignSGD` step with `torch._foreach_*`."""
 
-    Args:
-        values: list of the variables' torch tensors, updated in place.
-        grads: list of the gradients, in the variables' dtypes.
-        momentums: list of the momentum tensors (updated in place), or an
-            empty list when `momentum == 0`.
-        buffers: list of scratch tensors shaped like `values`, overwritten
-            with the step's signs (reused between steps: allocating fresh
-            ones costs page faults every step).
-        learning_rate: float.
-        momentum: float. `beta`; `0` for SignSGD.
-        nesterov: bool.
-        vote: bool. Whether the gradients are summed replica signs, whose
-            sign is the vote (`majority_vote=True`).
-    """
-    if vote:
-        grads = torch._foreach_sign(grads)
-    if momentum > 0:
-        # m <- beta * m + (1 - beta) * g in one pass: lerp from m to g.
-        torch._foreach_lerp_(momentums, grads, 1.0 - momentum)
-        if nesterov:
-            torch._foreach_copy_(buffers, momentums)
-            torch._foreach_lerp_(buffers, grads, 1.0 - momentum)
-            torch._foreach_sign_(buffers)
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        # Scratch for the step's signs, reused between steps (allocating
+        # them every step costs page faults): plain tensors, not optimizer
+        # variables, so never saved.
+        self._sign_buffers = []
+        if not self.error_feedback:
+            self._sign_buffers = [torch.empty_like(v.value) for v in var_list]
+
+    @torch.no_grad()
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        # The hook of `BaseOptimizer.apply` that Keras' torch optimizers
+        # override the same way (keras/src/backend/torch/optimizers/
+        # torch_parallel_optimizer.py); Keras has no public one.
+        if self.error_feedback:
+            return super()._backend_update_step(
+                grads, trainable_variables, learning_rate
+            )
+        indices = [self._get_variable_index(v) for v in trainable_variables]
+        values = [v.value for v in trainable_variables]
+        grads = [
+            ops.cast(g, v.dtype) for g, v in zip(grads, trainable_variables)
+        ]
+        buffers = [self._sign_buffers[i] for i in indices]
+        if self.majority_vote:
+            grads = torch._foreach_sign(grads)
+        if self.momentum > 0:
+            momentums = [self._momentums[i].value for i in indices]
+            # m <- beta * m + (1 - beta) * g in one pass: lerp from m to g.
+            torch._foreach_lerp_(momentums, grads, 1.0 - self.momentum)
+            if self.nesterov:
+                torch._foreach_copy_(buffers, momentums)
+                torch._foreach_lerp_(buffers, grads, 1.0 - self.momentum)
+                torch._foreach_sign_(buffers)
+            else:
+                for m, out in zip(momentums, buffers):
+                    torch.sign(m, out=out)
         else:
-            for m, out in zip(momentums, buffers):
-                torch.sign(m, out=out)
-    else:
-        for g, out in zip(grads, buffers):
-            torch.sign(g, out=out)
-    torch._foreach_add_(values, buffers, alpha=-learning_rate)
+            for g, out in zip(grads, buffers):
+                torch.sign(g, out=out)
+        lr = float(ops.convert_to_numpy(learning_rate))
+        torch._foreach_add_(values, buffers, alpha=-lr)

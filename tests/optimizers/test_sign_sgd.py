@@ -1,6 +1,7 @@
 """SignSGD against an independent numpy reference, on the current backend."""
 
 import os
+import pickle
 import tempfile
 
 import keras
@@ -134,6 +135,10 @@ def _tf_step(optimizer, variables):
     return step
 
 
+class _KerasOpsSignSGD(SignSGD):
+    """A subclass keeps the generic `keras.ops` update on every backend."""
+
+
 @pytest.mark.skipif(
     keras.config.backend() != "tensorflow", reason="TensorFlow's XLA path"
 )
@@ -142,24 +147,27 @@ def test_tensorflow_compiled_update_runs_and_matches_the_ops_update(
     mode, monkeypatch
 ):
     # In a `tf.function`, as `fit` runs it, against the numpy reference and
-    # the generic `keras.ops` update (the XLA path switched off). The test's
-    # variables are small, so the size threshold is lowered to reach them.
+    # the generic `keras.ops` update (a subclass, which SignSGD does not map
+    # to TensorFlow's class). The test's variables are small, so the size
+    # threshold is lowered to reach them.
     import tensorflow as tf
 
-    from keras_memnets.optimizers import sign_sgd
+    from keras_memnets.optimizers import _sign_sgd_tf
 
-    monkeypatch.setattr(sign_sgd, "_TF_COMPILED_MIN_SIZE", 1)
+    monkeypatch.setattr(_sign_sgd_tf, "MIN_COMPILED_SIZE", 1)
     weights, grad_steps = _problem(seed=3)
     results = {}
     for compiled in (True, False):
-        optimizer = SignSGD(learning_rate=0.05, **MODES[mode])
-        optimizer._tf_compiled_update = compiled
+        cls = SignSGD if compiled else _KerasOpsSignSGD
+        optimizer = cls(learning_rate=0.05, **MODES[mode])
+        assert isinstance(optimizer, _sign_sgd_tf.CompiledSignStep) is compiled
         variables = [keras.Variable(w) for w in weights]
         optimizer.build(variables)
         step = _tf_step(optimizer, variables)
         for grads in grad_steps:
             step([tf.constant(g) for g in grads])
-        assert (getattr(optimizer, "_tf_update", None) is not None) is compiled
+        compiled_step = getattr(optimizer, "_compiled_sign_step", None)
+        assert (compiled_step is not None) is compiled
         results[compiled] = [keras.ops.convert_to_numpy(v) for v in variables]
     expected, _, _ = reference(weights, grad_steps, 0.05, **MODES[mode])
     for a, b, x in zip(results[True], results[False], expected):
@@ -171,7 +179,7 @@ def test_tensorflow_compiled_update_runs_and_matches_the_ops_update(
     variables = [keras.Variable(w) for w in weights]
     optimizer.build(variables)
     _tf_step(optimizer, variables)([tf.constant(g) for g in grad_steps[0]])
-    assert getattr(optimizer, "_tf_update", None) is None
+    assert getattr(optimizer, "_compiled_sign_step", None) is None
 
 
 def test_optimizer_state_matches_reference():
@@ -558,3 +566,87 @@ def test_majority_vote_refuses_torch_distributed(monkeypatch):
     variable = keras.Variable(np.zeros((2,), "float32"))
     with pytest.raises(ValueError, match="2 replicas"):
         SignSGD(0.1, majority_vote=True).build([variable])
+
+
+# ---------------------------------------------------------------------------
+# The backend's class: picked by `SignSGD(...)`, saved as SignSGD.
+
+_FUSED = {
+    "tensorflow": ("_sign_sgd_tf", "CompiledSignStep"),
+    "torch": ("_sign_sgd_torch", "ForeachSignUpdate"),
+}
+
+
+def test_backend_class_is_picked_and_saved_as_sign_sgd():
+    import importlib
+
+    optimizer = SignSGD(0.1, momentum=0.5)
+    assert isinstance(optimizer, SignSGD)
+    backend = keras.config.backend()
+    if backend in _FUSED:
+        module, name = _FUSED[backend]
+        module = importlib.import_module(f"keras_memnets.optimizers.{module}")
+        assert isinstance(optimizer, getattr(module, name))
+    else:
+        assert type(optimizer) is SignSGD
+    # A subclass keeps the generic update.
+    assert type(_KerasOpsSignSGD(0.1)) is _KerasOpsSignSGD
+    serialized = keras.saving.serialize_keras_object(optimizer)
+    assert serialized["registered_name"] == "keras_memnets>SignSGD"
+    assert serialized["class_name"] == "SignSGD"
+    assert serialized["module"] == "keras_memnets.optimizers.sign_sgd"
+    assert keras.saving.get_registered_object("keras_memnets>SignSGD") is (
+        SignSGD
+    )
+    restored = keras.saving.deserialize_keras_object(serialized)
+    assert type(restored) is type(optimizer)
+    assert restored.get_config() == optimizer.get_config()
+    # Pickling (Keras pickles through its saving code) finds the class too.
+    unpickled = pickle.loads(pickle.dumps(optimizer))
+    assert type(unpickled) is type(optimizer)
+    assert unpickled.get_config() == optimizer.get_config()
+
+
+_LOAD_SCRIPT = """
+import sys
+import numpy as np
+import keras
+import keras_memnets
+model = keras.saving.load_model(sys.argv[1], safe_mode=True)
+assert isinstance(model.optimizer, keras_memnets.optimizers.SignSGD)
+np.savez(
+    sys.argv[2],
+    *[keras.ops.convert_to_numpy(v) for v in model.optimizer.variables],
+    pred=keras.ops.convert_to_numpy(model.predict(np.load(sys.argv[3]))),
+)
+"""
+
+
+@pytest.mark.slow
+def test_keras_file_loads_on_every_backend(tmp_path):
+    import subprocess
+    import sys
+
+    x, y = _regression_data()
+    model = _small_model(SignSGD(0.01, momentum=0.9))
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", x)
+    state = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
+    prediction = model.predict(x, verbose=0)
+    for backend in ("tensorflow", "jax", "torch"):
+        out = tmp_path / f"{backend}.npz"
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
+        subprocess.run(
+            [sys.executable, "-c", _LOAD_SCRIPT, str(tmp_path / "m.keras")]
+            + [str(out), str(tmp_path / "x.npy")],
+            env=env,
+            check=True,
+            timeout=300,
+        )
+        with np.load(out) as loaded:
+            for i, value in enumerate(state):
+                np.testing.assert_array_equal(loaded[f"arr_{i}"], value)
+            np.testing.assert_allclose(
+                loaded["pred"], prediction, rtol=1e-6, atol=1e-6
+            )
