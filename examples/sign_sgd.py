@@ -4,7 +4,7 @@ Author: keras_memnets developers
 Date created: 2026/12/06
 Last modified: 2026/12/06
 Description: Train a classifier with `SignSGD` and Signum, next to SGD and
-Adam, and see how a step with a non-finite gradient is skipped.
+Adam, and skip steps with non-finite gradients with any optimizer.
 """
 
 """
@@ -124,15 +124,27 @@ plt.show()
 
 One NaN in a batch makes every gradient NaN. `SignSGD` then leaves the
 weights and its own state as they were and counts the step in
-`skipped_steps`, as Keras' `LossScaleOptimizer` does.
+`skipped_steps`, as Keras' `LossScaleOptimizer` does. For any other
+optimizer, `SkipNonFiniteOptimizer` wraps it with the same rule: here Adam,
+on the model trained above with Signum.
 """
 
-before = [w.copy() for w in model.get_weights()]
 x_bad = x_train[:64].copy()
 x_bad[0, 0] = np.nan
-model.train_on_batch(x_bad, y_train[:64])
-unchanged = all(
-    np.array_equal(a, b) for a, b in zip(before, model.get_weights())
+model.compile(
+    optimizer=keras_memnets.optimizers.SkipNonFiniteOptimizer(
+        keras.optimizers.Adam(1e-3)
+    ),
+    loss="sparse_categorical_crossentropy",
 )
-skipped = keras.ops.convert_to_numpy(model.optimizer.skipped_steps)
-print("weights unchanged:", unchanged, "| skipped steps:", int(skipped))
+for name, x_batch in (("clean", x_train[:64]), ("with NaN", x_bad)):
+    before = model.get_weights()
+    model.train_on_batch(x_batch, y_train[:64])
+    after = model.get_weights()
+    changed = any(not np.array_equal(a, b) for a, b in zip(before, after))
+    steps = [model.optimizer.iterations, model.optimizer.skipped_steps]
+    taken, skipped = (int(keras.ops.convert_to_numpy(v)) for v in steps)
+    print(
+        f"{name} batch: weights changed {changed}, steps {taken}, "
+        f"skipped {skipped}"
+    )
