@@ -383,6 +383,27 @@ CASES = [
         build=_embedding_model,
         id="embedding",
     ),
+    # --- issue 23: product-key memory ---
+    Case(
+        layers.ProductKeyMemory,
+        "layer",
+        dict(num_keys=4, value_dim=5, heads=2, top_k=3, key_dim=4),
+    ),
+    Case(
+        layers.ProductKeyMemory,
+        "layer",
+        dict(
+            num_keys=3,
+            value_dim=4,
+            heads=1,
+            top_k=2,
+            key_dim=6,
+            query_norm="layer",
+            values_regularizer="l2",
+        ),
+        input_shape=(3, 6),
+        id="layer_norm_sequence",
+    ),
 ]
 
 # Public callables that are not Keras objects (plain functions, constants):

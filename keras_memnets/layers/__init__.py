@@ -5,6 +5,7 @@ from keras_memnets.layers.correlation_norm import CorrelationNorm
 from keras_memnets.layers.memory import MemoryLayer
 from keras_memnets.layers.memory_informed import MemoryInformedLayer
 from keras_memnets.layers.pca import PCAReduction
+from keras_memnets.layers.product_key_memory import ProductKeyMemory
 from keras_memnets.layers.set_min_selection import SetMinSelection
 from keras_memnets.layers.variant_heads import VariantHeads
 
@@ -14,6 +15,7 @@ __all__ = [
     "MemoryInformedLayer",
     "MemoryLayer",
     "PCAReduction",
+    "ProductKeyMemory",
     "SetMinSelection",
     "VariantHeads",
 ]
