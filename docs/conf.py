@@ -418,11 +418,15 @@ def _write_tutorial_sources(app, config):
     )
 
 
+def _finish_gallery(app):
+    tutobooks.finish_gallery(app, os.path.join(ROOT, "examples"))
+
+
 def setup(app):
     # Before sphinx-gallery reads the sources (at builder-inited).
     app.connect("config-inited", _write_tutorial_sources)
     # After sphinx-gallery has written the pages (priority 500).
-    app.connect("builder-inited", tutobooks.clean_progress_bars, priority=900)
+    app.connect("builder-inited", _finish_gallery, priority=900)
     app.connect("autodoc-process-bases", _public_bases)
     app.add_directive("benchmark-results", BenchmarkResults)
     app.connect("autodoc-process-docstring", _data_docstring)

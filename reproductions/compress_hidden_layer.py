@@ -28,8 +28,11 @@ premise ("correlated hidden units can be compressed with little loss") and
 activation PCA against weight SVD.
 
 Run:
-    python reproductions/compress_hidden_layer.py          # default, ~3 min
+    python reproductions/compress_hidden_layer.py          # default
     python reproductions/compress_hidden_layer.py --quick  # CI
+
+Measured run times: the docs page *Reproductions*. `--quiet`: no progress
+bars.
 """
 
 import argparse

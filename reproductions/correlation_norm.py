@@ -23,9 +23,8 @@ Run:
     python reproductions/correlation_norm.py            # the verdicts
     python reproductions/correlation_norm.py --quick    # smoke test for CI
 
---quick used 2.9 CPU-minutes (3 min 19 s wall at load about 3); the default
-run used 6.8 CPU-minutes (7 min 43 s wall on 2 cores shared with other jobs,
-load average about 4) on TensorFlow.
+Measured run times: the docs page *Reproductions*. `--quiet`: no progress
+bars.
 """
 
 import argparse

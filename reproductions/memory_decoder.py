@@ -14,12 +14,13 @@ and the note's observations tested where the memory is used. Writes
 `results.json` (with every training's per-epoch validation MSE),
 `digit_grid.png` and `curves.png` to `--out`.
 
-    python reproductions/memory_decoder.py             # about 5 minutes
+    python reproductions/memory_decoder.py             # the default run
     python reproductions/memory_decoder.py --quick     # CI
     python reproductions/memory_decoder.py --verdicts  # + (c) 1-max, (d)
     python reproductions/memory_decoder.py --figures   # curves.png again
 
-(d) is SignSGD against Adam; `--quiet` hides the progress bars.
+(d) is SignSGD against Adam; `--quiet` hides the progress bars. Measured
+run times: the docs page *Reproductions*.
 """
 
 import argparse

@@ -23,7 +23,9 @@ baselines trained on the same seeds:
 - Noise readings: how often the noisy winner is the noiseless one.
 
 Run: `KERAS_BACKEND=tensorflow python reproductions/set_min_autoencoder.py`
-(`--quick` for CI). Writes `results.json` and `samples.png` under `--out`.
+(`--quick` for CI, `--quiet` without progress bars; measured run times: the
+docs page *Reproductions*). Writes `results.json` and `samples.png` under
+`--out`.
 """
 
 import argparse

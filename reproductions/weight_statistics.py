@@ -30,7 +30,10 @@ optimizer steps.
 Run:
     python reproductions/weight_statistics.py            # the note's full run
     python reproductions/weight_statistics.py --all      # plus (4)-(9)
-    python reproductions/weight_statistics.py --quick    # CI, under a minute
+    python reproductions/weight_statistics.py --quick    # CI
+
+Measured run times: the docs page *Reproductions*. `--quiet`: no progress
+bars.
 """
 
 import argparse

@@ -9,7 +9,7 @@ reStructuredText from a first docstring and from `# %%` comment blocks, so
 unchanged; keras.io does the same with its `tutobooks` script), and
 sphinx-gallery executes the translated copies at build time.
 
-`clean_progress_bars` keeps the last state of each Keras progress bar in
+`finish_gallery` keeps the last state of each Keras progress bar in
 the captured output: `fit` redraws its bar in place with `\\r`, which a
 terminal shows as one line and a web page as hundreds.
 """
@@ -264,16 +264,26 @@ def write_gallery_sources(examples_dir, out_dir, names=None):
             os.remove(path)
 
 
-def clean_progress_bars(app):
-    """Sphinx `builder-inited`, after sphinx-gallery wrote the pages: the
-    last state of each redrawn output line of `tutorials/*.rst`.
+def finish_gallery(app, examples_dir):
+    """After sphinx-gallery wrote the pages (Sphinx `builder-inited`).
 
-    (Sphinx reads sources with universal newlines, which turn each `\\r`
-    into a line break, so this edits the files sphinx-gallery wrote.)
+    - Each redrawn output line of `tutorials/*.rst` keeps its last state
+      (Sphinx reads sources with universal newlines, which would turn each
+      `\\r` into a line break, so this edits the files sphinx-gallery
+      wrote).
+    - The "Download Python source code" files are the tutorials as written
+      in `examples/`, not their translated copies. (sphinx-gallery copies
+      the translation again before it compares checksums, so an unchanged
+      tutorial is still not run again.)
     """
     gallery = os.path.join(app.srcdir, "tutorials")
     if not os.path.isdir(gallery):
         return
+    for name in os.listdir(examples_dir):
+        target = os.path.join(gallery, name)
+        if name.endswith(".py") and os.path.exists(target):
+            with open(os.path.join(examples_dir, name), encoding="utf-8") as f:
+                _write(target, f.read())
     for name in os.listdir(gallery):
         if not name.endswith(".rst"):
             continue
