@@ -115,6 +115,12 @@ print(
     f"{share[: counts.size // 10].sum():.2f}"
 )
 
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.bar(np.arange(counts.size), np.sort(counts)[::-1], width=1.0)
+ax.set_xlabel("slot, busiest first")
+ax.set_ylabel("reads on the test digits")
+plt.show()
+
 """
 ## Drawing the bottom half of a digit
 
@@ -141,10 +147,4 @@ axes[0, 0].set_title("digit", loc="left", fontsize=9)
 axes[1, 0].set_title("given", loc="left", fontsize=9)
 axes[2, 0].set_title("drawn", loc="left", fontsize=9)
 fig.tight_layout()
-plt.show()
-
-fig, ax = plt.subplots(figsize=(6, 3))
-ax.bar(np.arange(counts.size), np.sort(counts)[::-1], width=1.0)
-ax.set_xlabel("slot, busiest first")
-ax.set_ylabel("reads on the test digits")
 plt.show()
