@@ -14,8 +14,9 @@ model can go below.
 How far can an autoencoder drive its training loss? With a binary
 cross-entropy summed over the pixels, the answer is never 0: for grey-valued
 targets the loss has a floor, the entropy of the targets, which
-`bce_floor` computes. `capacity_tuner` returns a KerasTuner tuner whose
-grid is every architecture x latent size x seed; each trial trains one
+`keras_memnets.analysis.bce_floor` computes.
+`keras_memnets.tuners.capacity_tuner` returns a KerasTuner tuner whose grid
+is every architecture x latent size x seed; each trial trains one
 `keras_memnets.models.autoencoder` until its loss stops improving
 (`ConvergenceStopping`) and records its losses, the floor and the excess
 over it. KerasTuner keeps the sweep on disk, so an interrupted sweep resumes
@@ -58,7 +59,7 @@ callbacks of every trial; a `LambdaCallback` holding a function reaches the
 same progress bar from every copy.
 """
 
-tuner = keras_memnets.analysis.capacity_tuner(
+tuner = keras_memnets.tuners.capacity_tuner(
     [[784, 32], [784, 64]],
     latent_dims=[4, 16],
     seeds=[0, 1],
@@ -81,12 +82,12 @@ tuner.search(
 """
 ## The results
 
-`sweep_results` reads one row per trial back from the tuner (the keys are
-`keras_memnets.analysis.sweeps.RESULT_KEYS`); `write_results` would save
-them as CSV or JSON lines.
+`keras_memnets.tuners.sweep_results` reads one row per trial back from the
+tuner, a dict of its grid point, losses, floor, excess and counts;
+`keras_memnets.tuners.write_results` would save them as CSV or JSON lines.
 """
 
-rows = keras_memnets.analysis.sweep_results(tuner)
+rows = keras_memnets.tuners.sweep_results(tuner)
 header = ("architecture", "latent_dim", "seed", "params", "train_loss")
 print(" ".join(f"{h:>12s}" for h in header), f"{'excess':>8s}")
 for row in rows:

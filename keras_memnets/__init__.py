@@ -9,7 +9,12 @@ from keras_memnets import metrics
 from keras_memnets import models
 from keras_memnets import optimizers
 from keras_memnets import regularizers
+from keras_memnets import tuners
+from keras_memnets._deprecations import install as _install_deprecations
 from keras_memnets.version import __version__
+
+# Last: the old names of moved objects, for one release.
+_install_deprecations()
 
 __all__ = [
     "__version__",
@@ -22,4 +27,5 @@ __all__ = [
     "models",
     "optimizers",
     "regularizers",
+    "tuners",
 ]

@@ -127,7 +127,7 @@ pca.adapt(x_train)
 f_train, f_val, f_test = (
     keras.ops.convert_to_numpy(pca(x)) for x in (x_train, x_val, x_test)
 )
-anchor = keras_memnets.metrics.kmeans_baseline(x_train, 10, x_test, seed=0)
+anchor = keras_memnets.analysis.kmeans_baseline(x_train, 10, x_test, seed=0)
 goal_mse, goal_slots = 1.1 * anchor["test_mse"], 8
 mse_mean = np.mean((x_test - x_train.mean(0)) ** 2)
 print(f"Goal: memory MSE <= {goal_mse:.4f}, >= {goal_slots} live slots.")
@@ -183,7 +183,7 @@ def train(fix, seed, optimizer="adam", learning_rate=1e-3, one_max=0.0):
     val = (f_val, {"memory": x_val, "informed": x_val})
     targets = {"memory": x_train, "informed": x_train}
     history = model.fit(f_train, targets, 64, args.epochs, 0, callbacks, 0, val)
-    report = keras_memnets.metrics.memory_report(
+    report = keras_memnets.analysis.memory_report(
         model, f_test, x_test, labels=y_test, image_shape=(28, 28)
     )
     return model, history.history, report
@@ -240,7 +240,7 @@ between the mean image's and k-means' on the validation digits, per seed, with
 the note's own fix.
 """
 
-val_kmeans = keras_memnets.metrics.kmeans_baseline(x_train, 10, x_val, seed=0)
+val_kmeans = keras_memnets.analysis.kmeans_baseline(x_train, 10, x_val, seed=0)
 val_mean = np.mean((x_val - x_train.mean(0)) ** 2)
 level = round(float(val_mean + val_kmeans["test_mse"]) / 2, 4)
 print(

@@ -23,7 +23,7 @@ the 2,000 test digits are not used. An epoch here is 110 steps of batch 64,
 against the note's 937: "10 epochs" is about 9x less training, so absolute
 losses are higher than the note's; the comparisons are what we test.
 
-The sweep runs on KerasTuner (`keras_memnets.analysis.capacity_tuner`, a
+The sweep runs on KerasTuner (`keras_memnets.tuners.capacity_tuner`, a
 `GridSearch` over architecture x latent x seed, each trial with
 `ConvergenceStopping`), so `--out` keeps a resumable KerasTuner project: run
 the same command again after an interruption and it continues.
@@ -189,13 +189,13 @@ def main():
     verbose = 0 if args.quiet else 1
     bar = keras.utils.Progbar(trials, verbose=verbose, unit_name="trial")
     for sizes, latents in cfg["grid"]:
-        tuner = keras_memnets.analysis.capacity_tuner(
+        tuner = keras_memnets.tuners.capacity_tuner(
             [sizes],
             latents,
             seeds=cfg["seeds"],
             directory=os.path.join(args.out, "tuner"),
             project_name=f"{name}_"
-            + keras_memnets.analysis.architecture_name(sizes),
+            + keras_memnets.tuners.architecture_name(sizes),
         )
         tuner.search(
             x_train,
@@ -208,17 +208,17 @@ def main():
         )
         rows += [
             r
-            for r in keras_memnets.analysis.sweep_results(tuner)
+            for r in keras_memnets.tuners.sweep_results(tuner)
             if r["status"] == "COMPLETED"
         ]
         bar.update(len(rows))  # trials of an earlier run count as done
-    keras_memnets.analysis.write_results(
+    keras_memnets.tuners.write_results(
         rows, os.path.join(args.out, "sweep.jsonl")
     )
-    keras_memnets.analysis.write_results(
+    keras_memnets.tuners.write_results(
         rows, os.path.join(args.out, "sweep.csv")
     )
-    keras_memnets.analysis.plot_sweep(rows, args.out)
+    keras_memnets.tuners.plot_sweep(rows, args.out)
 
     table = {}
     for r in rows:
@@ -250,7 +250,7 @@ def main():
 
     # -----------------------------------------------------------------------
     # Verdict 1: saturation of [784, 256] (or the first architecture).
-    first = keras_memnets.analysis.architecture_name(cfg["grid"][0][0])
+    first = keras_memnets.tuners.architecture_name(cfg["grid"][0][0])
     latents = sorted(lat for arch, lat in summary if arch == first)
     saturation = None
     for a, b in itertools.pairwise(latents):
@@ -278,9 +278,9 @@ def main():
     )
     print(
         f"verdict 1: the loss {where} (the note's model dimension "
-        f"{note_dim}; the notes-layout decoder is linear up to the sigmoid, "
-        f"so the rank of its logits is capped at {hidden}); saturation within "
-        f"a factor 2 of {note_dim}: "
+        f"{note_dim}; the linear-after-code decoder is linear up to the "
+        f"sigmoid, so the rank of its logits is capped at {hidden}); "
+        f"saturation within a factor 2 of {note_dim}: "
         f"{verdicts['saturation_near_model_dimension']}"
     )
 
@@ -364,10 +364,10 @@ def main():
     )
     for label, sizes, latent, placement, lr in (
         (
-            "notes [784, 256], latent 256, Adam 1e-3",
+            "linear-after-code [784, 256], latent 256, Adam 1e-3",
             [784, 256],
             256,
-            "notes",
+            "linear_after_code",
             1e-3,
         ),
         (

@@ -133,9 +133,9 @@ def measure(model, live_only=True):
     out = model.predict(x_test, batch_size=500, verbose=0)  # (n, K, 784)
     losses = ((out - x_test[:, None]) ** 2).mean(axis=2)  # (n, K)
     winners = keras.ops.convert_to_numpy(
-        keras_memnets.metrics.best_variant(x_test, out)
+        keras_memnets.analysis.best_variant(x_test, out)
     )
-    table = keras_memnets.metrics.class_winner_distribution(
+    table = keras_memnets.analysis.class_winner_distribution(
         winners, y_test, num_variants=K, num_classes=10
     )
     live = np.flatnonzero(

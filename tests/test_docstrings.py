@@ -24,6 +24,7 @@ SUBPACKAGES = (
     "models",
     "optimizers",
     "regularizers",
+    "tuners",
 )
 
 

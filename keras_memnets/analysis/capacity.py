@@ -1,8 +1,15 @@
-"""Capacity analysis for autoencoders: the BCE floor and the note's search."""
+"""Capacity analysis for autoencoders: the BCE floor, the activated layers,
+and the "model dimension" search."""
 
 import math
 
 import numpy as np
+
+from keras_memnets.models.autoencoder import check_relu_placement
+from keras_memnets.utils.validation import int_in_range
+from keras_memnets.utils.validation import number_in_range
+from keras_memnets.utils.validation import one_of
+from keras_memnets.utils.validation import positive_int_list
 
 
 def bce_floor(targets, per_example=False):
@@ -38,18 +45,20 @@ def bce_floor(targets, per_example=False):
     0.6931
 
     Reference:
-        The guide `docs/guides/overfit_capacity.rst`.
+        The guide *Over-fitting an MNIST autoencoder* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
     x = np.asarray(targets, dtype="float64")
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(
-            f"bce_floor: `targets` must have at least one example; got shape "
+            "bce_floor: `targets` must have at least one example, got shape "
             f"{x.shape}."
         )
     if not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1:
         raise ValueError(
-            "bce_floor: `targets` must be finite values in [0, 1] (scale "
-            "uint8 images by 1/255 first)."
+            "bce_floor: `targets` must hold finite values in [0, 1] (scale "
+            f"uint8 images by 1/255 first), got values in [{x.min()}, "
+            f"{x.max()}]."
         )
     x = x.reshape(x.shape[0], -1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -63,7 +72,9 @@ def bce_floor(targets, per_example=False):
     return float(floors.mean())
 
 
-def relu_layers(encoder_sizes, relu_placement="notes", decoder_sizes=None):
+def relu_layers(
+    encoder_sizes, relu_placement="linear_after_code", decoder_sizes=None
+):
     """Returns the widths of the activated hidden layers of an autoencoder.
 
     Counts the hidden activations that `keras_memnets.models.autoencoder`
@@ -72,7 +83,8 @@ def relu_layers(encoder_sizes, relu_placement="notes", decoder_sizes=None):
 
     Args:
         encoder_sizes: list of ints, the input size first.
-        relu_placement: `"notes"` or `"symmetric"`.
+        relu_placement: `"linear_after_code"` or `"symmetric"`, as for
+            `keras_memnets.models.autoencoder`.
         decoder_sizes: list of ints or `None` (the encoder's reversed).
 
     Returns:
@@ -87,29 +99,25 @@ def relu_layers(encoder_sizes, relu_placement="notes", decoder_sizes=None):
     >>> keras_memnets.analysis.relu_layers([784, 256])
     [256]
     """
+    relu_placement = check_relu_placement(relu_placement, "relu_layers")
     encoder_sizes = list(encoder_sizes)
     if decoder_sizes is None:
         decoder_sizes = list(reversed(encoder_sizes))
     decoder_hidden = list(decoder_sizes)[:-1]
-    if relu_placement == "notes":
+    if relu_placement == "linear_after_code":
         decoder_hidden = decoder_hidden[1:]
-    elif relu_placement != "symmetric":
-        raise ValueError(
-            "relu_layers: `relu_placement` must be 'notes' or 'symmetric'; "
-            f"got {relu_placement!r}."
-        )
     return [int(v) for v in encoder_sizes[1:]] + [
         int(v) for v in decoder_hidden
     ]
 
 
 def model_dimension(encoder_sizes):
-    """Returns the note's "model dimension": 2 x the encoder's ReLU units.
+    """Returns the "model dimension": 2 x the encoder's ReLU units.
 
-    The research note postulates that one ReLU splits one linear dimension
-    into two, so `[784, 256]` has model dimension 512 and `[784, 32, 32]`
-    has 128. This is the note's hypothesis, given here so it can be tested,
-    not an established quantity.
+    A hypothesis of the capacity experiments, given here so that it can be
+    tested, not an established quantity: one ReLU splits one linear
+    dimension into two, so `[784, 256]` has model dimension 512 and
+    `[784, 32, 32]` has 128.
 
     Args:
         encoder_sizes: list of ints, the input size first.
@@ -136,9 +144,9 @@ def model_dimension_search(
     grow="depth",
     max_latent_dim=None,
 ):
-    """Runs the note's "summary of algorithm" and returns its decisions.
+    """Runs the "model dimension" capacity search and returns its decisions.
 
-    The note proposes: while the converged loss is not (near) 0, enlarge the
+    The search: while the converged loss is not (near) 0, enlarge the
     latent dimension if the model dimension (`model_dimension`) exceeds it,
     otherwise add ReLUs. This function runs exactly that loop around a
     user-supplied `evaluate(encoder_sizes, latent_dim) -> float` (e.g. the
@@ -152,7 +160,7 @@ def model_dimension_search(
     `<= target`; else if `model_dimension(encoder_sizes) > latent_dim`
     multiply `latent_dim` by `latent_growth` (`"enlarge_latent"`); else add
     ReLUs (`"add_relu"`): with `grow="depth"` append a hidden layer as wide
-    as the last one (the note's `[784, 32] -> [784, 32, 32]`), with
+    as the last one (`[784, 32] -> [784, 32, 32]`), with
     `grow="width"` double every hidden width (`[784, 32] -> [784, 64]`).
     Evaluations are cached by `(encoder_sizes, latent_dim)`.
 
@@ -162,8 +170,8 @@ def model_dimension_search(
         encoder_sizes: list of ints. Starting architecture, input first.
         latent_dim: int. Starting latent dimension.
         target: float. Value at or below which the search stops. Defaults
-            to `0.0` (the note's "loss != 0"; with a summed BCE pass the
-            excess over `bce_floor` and a tolerance).
+            to `0.0` (a loss of 0; with a summed BCE pass the excess over
+            `bce_floor` and a tolerance).
         max_steps: int. Most evaluations. Defaults to 10.
         latent_growth: int. Factor for enlarging the latent dimension.
             Defaults to 2.
@@ -191,40 +199,25 @@ def model_dimension_search(
     [784, 4, 4] 16 reached_target
 
     Reference:
-        The guide `docs/guides/overfit_capacity.rst`.
+        The guide *Over-fitting an MNIST autoencoder* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
+    owner = "model_dimension_search"
     if not callable(evaluate):
         raise TypeError(
-            f"model_dimension_search: `evaluate` must be callable; got "
-            f"{evaluate!r}."
+            f"{owner}: `evaluate` must be callable, got {evaluate!r}."
         )
-    if grow not in ("depth", "width"):
-        raise ValueError(
-            "model_dimension_search: `grow` must be 'depth' or 'width'; got "
-            f"{grow!r}."
+    one_of(grow, "grow", owner, ("depth", "width"))
+    latent_dim = int_in_range(latent_dim, "latent_dim", owner, low=1)
+    max_steps = int_in_range(max_steps, "max_steps", owner, low=1)
+    latent_growth = int_in_range(latent_growth, "latent_growth", owner, low=2)
+    target = number_in_range(target, "target", owner)
+    if max_latent_dim is not None:
+        max_latent_dim = int_in_range(
+            max_latent_dim, "max_latent_dim", owner, low=1
         )
-    for argument, value in (
-        ("latent_dim", latent_dim),
-        ("max_steps", max_steps),
-        ("latent_growth", latent_growth),
-    ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(
-                f"model_dimension_search: `{argument}` must be an int; got "
-                f"{value!r}."
-            )
-    if latent_dim < 1 or max_steps < 1 or latent_growth < 2:
-        raise ValueError(
-            "model_dimension_search: need latent_dim >= 1, max_steps >= 1 "
-            f"and latent_growth >= 2; got {latent_dim}, {max_steps}, "
-            f"{latent_growth}."
-        )
-    sizes = [int(v) for v in encoder_sizes]
-    if len(sizes) < 2:
-        raise ValueError(
-            "model_dimension_search: `encoder_sizes` needs the input size and "
-            f"at least one hidden width; got {sizes}."
-        )
+    # The input size and at least one hidden width.
+    sizes = positive_int_list(encoder_sizes, "encoder_sizes", owner, 2)
     latent = int(latent_dim)
     cache = {}
     trace = []

@@ -90,9 +90,8 @@ def layer_outputs(model, layer, data, batch_size=1024):
 def hidden_correlations(model, layer, data, threshold=0.9, batch_size=1024):
     """How correlated the units of a hidden layer are on a set of inputs.
 
-    Runs `data` (the research note's "input set, which represents the
-    task") through the model and takes the layer's outputs `H`
-    (samples × units).
+    Runs `data` (an input set that represents the task) through the model
+    and takes the layer's outputs `H` (samples × units).
 
     Args:
         model: a built functional or Sequential `keras.Model`.
@@ -121,7 +120,8 @@ def hidden_correlations(model, layer, data, threshold=0.9, batch_size=1024):
     ((8, 8), (8,))
 
     Reference:
-        The guide `docs/guides/compression.rst`.
+        The guide *Compressing hidden layers by PCA* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
     threshold = number_in_range(
         threshold, "threshold", "hidden_correlations", 0, 1, False
@@ -262,7 +262,7 @@ def compress_dense(
 ):
     """Replaces a Dense layer by a low-rank pair fitted by PCA on data.
 
-    The research note's compression: run a task-representative input set
+    Run a task-representative input set
     `data` through the trained model, take the Dense layer's pre-activations
     `a = xW + b` (samples × units), and find their mean `μ` and top-`k`
     principal directions `V` (units × k). The layer is replaced by
@@ -313,7 +313,8 @@ def compress_dense(
 
     Reference:
         Chen et al., "DRONE: Data-aware low-rank compression for large NLP
-        models", NeurIPS 2021; the guide `docs/guides/compression.rst`.
+        models", NeurIPS 2021; the guide *Compressing hidden layers by PCA*
+        on the docs site, https://keras-memnets.readthedocs.io/.
     """
     owner = "compress_dense"
     positive_int(batch_size, "batch_size", owner)

@@ -43,7 +43,8 @@ def block_abs_correlation(features, block_size):
     0.52
 
     Reference:
-        The guide `docs/guides/correlation_norm.rst`.
+        The guide *CorrelationNorm* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
     block_size = positive_int(block_size, "block_size", "block_abs_correlation")
     array = _features(features, "block_abs_correlation")

@@ -25,7 +25,7 @@ def _axes(ax):
 
 
 def histogram_matrix(weights, bins=None):
-    """Histogram counts of each snapshot: the note's density image data.
+    """Histogram counts of each snapshot: the data of a density image.
 
     Args:
         weights: array `(n_records, n_parameters)` of flattened snapshots.
@@ -53,7 +53,7 @@ def plot_weight_density(weights, steps=None, bins=None, log=False, ax=None):
     """The distribution of all weights over training as a density image.
 
     Each column is one snapshot's histogram (x: training step, y: weight
-    value, colour: count), as the note's `ListDensityPlot` of `BinCounts`.
+    value, colour: count).
 
     Args:
         weights: array `(n_records, n_parameters)`.
@@ -142,7 +142,7 @@ def plot_weight_trajectories(
         weights: array `(n_records, n_parameters)`.
         indices: optional list of parameter indices; `None` plots all.
         normalise: bool. Divide each snapshot by its total L2 norm (the
-            note's "normalizing by total norm of the weights").
+            total norm of the weights).
         ax: optional matplotlib axes.
 
     Returns:

@@ -4,6 +4,9 @@ import dataclasses
 
 import numpy as np
 
+from keras_memnets.utils.validation import number_in_range
+from keras_memnets.utils.validation import one_of
+
 _COMPARISONS = {
     "<=": np.less_equal,
     "<": np.less,
@@ -16,7 +19,9 @@ _RULES = ("every", "mean")
 def _values(values, where):
     array = np.asarray(values, dtype="float64").reshape(-1)
     if array.size == 0:
-        raise ValueError(f"{where}: `values` is empty; pass one per seed.")
+        raise ValueError(
+            f"{where}: `values` must hold one number per seed, got none."
+        )
     return array
 
 
@@ -40,7 +45,8 @@ def mean_sd(values):
     (2.0, 1.0)
 
     Reference:
-        The guide `docs/guides/memory_networks.rst` (verdicts over seeds).
+        The guide *Memory networks* on the docs site (verdicts over seeds),
+        https://keras-memnets.readthedocs.io/.
     """
     array = _values(values, "mean_sd")
     sd = array.std(ddof=1) if array.size > 1 else 0.0
@@ -132,7 +138,7 @@ def threshold_text(threshold, comparison="<=", rule="every"):
     """Returns a threshold as text, to print before any number is measured.
 
     Args:
-        threshold: a number.
+        threshold: a finite number.
         comparison: one of `"<="`, `"<"`, `">="`, `">"`.
         rule: `"every"` or `"mean"`, as in `seed_verdict`.
 
@@ -144,21 +150,16 @@ def threshold_text(threshold, comparison="<=", rule="every"):
     >>> keras_memnets.analysis.threshold_text(8, ">=")
     '>= 8 in every seed'
     """
-    _check_comparison(comparison, rule, "threshold_text")
+    threshold = _check_arguments(threshold, comparison, rule, "threshold_text")
     where = "in every seed" if rule == "every" else "for the mean over seeds"
     return f"{comparison} {threshold:g} {where}"
 
 
-def _check_comparison(comparison, rule, where):
-    if comparison not in _COMPARISONS:
-        raise ValueError(
-            f"{where}: `comparison` must be one of {sorted(_COMPARISONS)}; "
-            f"got {comparison!r}."
-        )
-    if rule not in _RULES:
-        raise ValueError(
-            f"{where}: `rule` must be one of {_RULES}; got {rule!r}."
-        )
+def _check_arguments(threshold, comparison, rule, owner):
+    """Returns `threshold` as a finite float, after checking all three."""
+    one_of(comparison, "comparison", owner, tuple(_COMPARISONS))
+    one_of(rule, "rule", owner, _RULES)
+    return number_in_range(threshold, "threshold", owner, finite=True)
 
 
 def seed_verdict(claim, values, threshold, comparison="<=", rule="every"):
@@ -175,7 +176,7 @@ def seed_verdict(claim, values, threshold, comparison="<=", rule="every"):
         values: a sequence of numbers, one per seed. A NaN or infinite
             value (a statistic undefined in that seed) makes the claim not
             hold, and the printed verdict says so.
-        threshold: a number.
+        threshold: a finite number.
         comparison: one of `"<="`, `"<"`, `">="`, `">"`. Defaults to `"<="`.
         rule: `"every"` or `"mean"`. Defaults to `"every"`.
 
@@ -192,15 +193,10 @@ def seed_verdict(claim, values, threshold, comparison="<=", rule="every"):
     live slots: 9.000 ± 1.000 over 3 seeds (threshold >= 8 in every seed): holds
 
     Reference:
-        The guide `docs/guides/memory_networks.rst` (verdicts over seeds).
+        The guide *Memory networks* on the docs site (verdicts over seeds),
+        https://keras-memnets.readthedocs.io/.
     """
-    _check_comparison(comparison, rule, "seed_verdict")
-    try:
-        threshold = float(threshold)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"seed_verdict: `threshold` must be a number; got {threshold!r}."
-        ) from None
+    threshold = _check_arguments(threshold, comparison, rule, "seed_verdict")
     array = _values(values, "seed_verdict")
     compare = _COMPARISONS[comparison]
     tested = array if rule == "every" else array.mean(keepdims=True)

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-# Bin edges of the research note's histograms: -5 ... 5 in steps of 0.25.
+# Default histogram bin edges: -5 ... 5 in steps of 0.25.
 DEFAULT_BINS = np.linspace(-5.0, 5.0, 41)
 
 # WeightWatcher fits a power law only to matrices whose smaller side has at
@@ -14,21 +14,26 @@ ALPHA_MIN_SIZE = 50
 
 def _as_matrix(w, owner):
     w = np.asarray(w)
-    if w.ndim < 2:
+    if w.ndim < 2 or w.size == 0:
         raise ValueError(
-            f"{owner}: expected a matrix (2 or more dimensions), got shape "
-            f"{w.shape}."
+            f"{owner}: `w` must be a non-empty matrix (2 or more dimensions), "
+            f"got shape {w.shape}."
         )
     if not np.issubdtype(w.dtype, np.floating) and not np.issubdtype(
         w.dtype, np.integer
     ):
-        raise TypeError(f"{owner}: expected a real array, got dtype {w.dtype}.")
+        raise TypeError(
+            f"{owner}: `w` must be a real array, got dtype {w.dtype}."
+        )
     eps = np.finfo(w.dtype).eps if np.issubdtype(w.dtype, np.floating) else None
     # Keras' convention for kernels of more than 2 dimensions (convolutions,
     # EinsumDense): all leading axes are inputs, the last axis is outputs.
     w = w.reshape(-1, w.shape[-1]).astype("float64")
     if not np.all(np.isfinite(w)):
-        raise ValueError(f"{owner}: the matrix contains NaN or inf.")
+        raise ValueError(
+            f"{owner}: `w` must hold finite values, got NaN or infinite "
+            "entries."
+        )
     if eps is None:
         eps = np.finfo("float64").eps
     return w, eps
@@ -69,11 +74,16 @@ def power_law_alpha(eigenvalues):
             "pip install 'keras-memnets[analysis]'."
         ) from e
     values = np.asarray(eigenvalues, dtype="float64").ravel()
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            "power_law_alpha: `eigenvalues` must be finite, got NaN or "
+            "infinite entries."
+        )
     values = values[values > 0]
     if len(values) < 2:
         raise ValueError(
-            "power_law_alpha: need at least 2 positive eigenvalues, got "
-            f"{len(values)}."
+            "power_law_alpha: `eigenvalues` must hold at least 2 positive "
+            f"values, got {len(values)}."
         )
     import warnings
 
@@ -102,7 +112,7 @@ def matrix_statistics(w, tolerance=None, alpha_min_size=ALPHA_MIN_SIZE):
     last axis is the outputs, all others are flattened into the inputs.
 
     Args:
-        w: array of shape `(M, N)` (or `(..., N)`).
+        w: non-empty, finite array of shape `(M, N)` (or `(..., N)`).
         tolerance: optional float. Singular-value threshold of
             `numerical_rank`.
         alpha_min_size: int. Smallest `min(M, N)` for which `alpha` is
@@ -122,7 +132,8 @@ def matrix_statistics(w, tolerance=None, alpha_min_size=ALPHA_MIN_SIZE):
     Reference:
         Roy and Vetterli, "The effective rank: a measure of effective
         dimensionality", EUSIPCO 2007; Martin and Mahoney, JMLR 2021; the
-        guide `docs/guides/weight_statistics.rst`.
+        guide *Weight statistics over training* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
     w, eps = _as_matrix(w, "matrix_statistics")
     s = np.linalg.svd(w, compute_uv=False)
@@ -151,10 +162,11 @@ def array_statistics(values, bins=None):
     """Distribution statistics of the entries of an array.
 
     Args:
-        values: array of any shape; its entries are pooled.
-        bins: optional 1-D array of histogram bin edges; `None` uses the
-            research note's `-5, -4.75, ..., 5` (entries outside are not
-            counted, as in `numpy.histogram`).
+        values: non-empty, finite array of any shape; its entries are
+            pooled.
+        bins: optional 1-D array of histogram bin edges; `None` uses
+            `-5, -4.75, ..., 5` (entries outside are not counted, as in
+            `numpy.histogram`).
 
     Returns:
         A dict with `mean`, `variance`, `kurtosis` (the fourth standardised
@@ -169,8 +181,12 @@ def array_statistics(values, bins=None):
     (1.0, 1.0, 2.0)
     """
     v = np.asarray(values, dtype="float64").ravel()
-    if v.size == 0:
-        raise ValueError("array_statistics: the array is empty.")
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        raise ValueError(
+            "array_statistics: `values` must be a non-empty array of finite "
+            f"values, got {v.size} entries"
+            + ("." if v.size == 0 else " with NaN or infinite ones.")
+        )
     bins = DEFAULT_BINS if bins is None else np.asarray(bins, dtype="float64")
     mean = float(v.mean())
     centred = v - mean
@@ -202,8 +218,7 @@ def weight_statistics(
     Works on any built Keras model, trained or untrained: call it before and
     after `fit` to compare. Per variable it gives `array_statistics`; for
     kernels (variables named `kernel` with 2 or more dimensions) also
-    `matrix_statistics`. The key `"all"` pools every selected variable, as
-    the research note's histograms of "all weights" do.
+    `matrix_statistics`. The key `"all"` pools every selected variable.
 
     Args:
         model: a built `keras.Model` (or layer).
@@ -223,15 +238,58 @@ def weight_statistics(
     >>> stats["all"]["size"], sorted(stats)[0]
     (169, 'all')
     """
-    variables = _selected_variables(model, layers, "weight_statistics")
-    values = [np.asarray(_to_numpy(v)) for v in variables]
-    return _variable_statistics(
-        variables, values, bins, tolerance, alpha_min_size
+    variables = selected_variables(model, layers, "weight_statistics")
+    return variable_statistics(
+        variables,
+        bins=bins,
+        tolerance=tolerance,
+        alpha_min_size=alpha_min_size,
     )
 
 
-def _variable_statistics(variables, values, bins, tolerance, alpha_min_size):
-    """`weight_statistics` of given variables and their numpy `values`."""
+def variable_statistics(
+    variables,
+    values=None,
+    bins=None,
+    tolerance=None,
+    alpha_min_size=ALPHA_MIN_SIZE,
+):
+    """Statistics of given weight variables, as `weight_statistics` gives.
+
+    Per variable `array_statistics`, for kernels also `matrix_statistics`,
+    and under `"all"` the variables pooled.
+
+    Args:
+        variables: non-empty list of Keras variables (e.g. from
+            `selected_variables`).
+        values: optional list of numpy arrays, the variables' values (read
+            from the variables when `None`).
+        bins: optional histogram bin edges (see `array_statistics`).
+        tolerance: optional float, passed to `matrix_statistics`.
+        alpha_min_size: int, passed to `matrix_statistics`.
+
+    Returns:
+        A dict mapping each variable's path to its statistics dict, plus
+        `"all"`.
+
+    Example:
+
+    >>> model = keras_memnets.models.relu_mlp([8])
+    >>> variables = keras_memnets.analysis.selected_variables(
+    ...     model, ["hidden_1"])
+    >>> stats = keras_memnets.analysis.variable_statistics(variables)
+    >>> sorted(stats), stats["all"]["size"]
+    (['all', 'hidden_1/bias', 'hidden_1/kernel'], 16)
+    """
+    variables = list(variables)
+    if not variables:
+        raise ValueError(
+            "variable_statistics: `variables` must be a non-empty list of "
+            "variables, got []."
+        )
+    if values is None:
+        values = [_to_numpy(v) for v in variables]
+    values = [np.asarray(value) for value in values]
     out = {}
     for v, value in zip(variables, values):
         stats = array_statistics(value, bins=bins)
@@ -253,9 +311,30 @@ def _to_numpy(variable):
     return keras.ops.convert_to_numpy(variable)
 
 
-def _selected_variables(model, layers, owner):
+def selected_variables(model, layers=None, owner="selected_variables"):
+    """The weight variables of a model, or of some of its layers.
+
+    Args:
+        model: a built `keras.Model` (or layer).
+        layers: optional layer name or list of layer names; `None` selects
+            every variable of `model.weights`.
+        owner: str. The caller's name, for error messages.
+
+    Returns:
+        A list of Keras variables, in `model.weights` order (all of them) or
+        layer by layer.
+
+    Example:
+
+    >>> model = keras_memnets.models.relu_mlp([8])
+    >>> [v.path for v in keras_memnets.analysis.selected_variables(
+    ...     model, "output")]
+    ['output/kernel', 'output/bias']
+    """
     if not getattr(model, "built", False) or not model.weights:
-        raise ValueError(f"{owner}: the model has no weights (is it built?).")
+        raise ValueError(
+            f"{owner}: `model` must be built and have weights, got {model!r}."
+        )
     if layers is None:
         return list(model.weights)
     if isinstance(layers, str):
@@ -266,9 +345,12 @@ def _selected_variables(model, layers, owner):
             layer = model.get_layer(name)
         except ValueError as e:
             raise ValueError(
-                f"{owner}: the model has no layer named {name!r}."
+                f"{owner}: `layers` must name layers of the model, got "
+                f"{name!r}, which it does not have."
             ) from e
         variables.extend(layer.weights)
     if not variables:
-        raise ValueError(f"{owner}: the layers {layers} have no weights.")
+        raise ValueError(
+            f"{owner}: `layers` must name layers with weights, got {layers}."
+        )
     return variables

@@ -6,27 +6,31 @@ import warnings
 import keras
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.validation import boolean
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
+from keras_memnets.utils.validation import string
 
 
 @register
 class ConvergenceStopping(keras.callbacks.Callback):
     """Stops training when the relative change of a value stays small.
 
-    The research note's convergence rule: training has converged when the
-    epoch-average loss "does not change more than 1% for 5 epochs". After
-    every epoch `t >= 1` the callback computes
-    `|L_t - L_{t-1}| / |L_{t-1}|`; when that is `<= rel_tol` for `patience`
-    consecutive epochs it records `converged_epoch = t` (0-based) and
-    `converged_value = L_t` and sets `model.stop_training`. Unlike
-    `keras.callbacks.EarlyStopping` it also stops when the value is still
-    *decreasing* slowly: it asks "has it stopped moving?", not "has it stopped
-    improving?". A NaN or infinite value resets the count. If
-    `L_{t-1} == 0` the change counts as small only when `L_t == 0` too.
+    Training has converged when the epoch-average loss changes by no more
+    than `rel_tol` (1 %) for `patience` (5) epochs in a row. After every
+    epoch `t >= 1` the callback computes `|L_t - L_{t-1}| / |L_{t-1}|`;
+    when that is `<= rel_tol` for `patience` consecutive epochs it records
+    `converged_epoch = t` (0-based) and `converged_value = L_t` and sets
+    `model.stop_training`. Unlike `keras.callbacks.EarlyStopping` it also
+    stops when the value is still *decreasing* slowly: it asks "has it
+    stopped moving?", not "has it stopped improving?". If `L_{t-1} == 0`
+    the change counts as small only when `L_t == 0` too.
 
-    `converged_epoch` and `converged_value` stay `None` when the rule was not
-    met; they are reset at the start of every `fit()`.
+    A NaN or infinite value stops training as well, with a `UserWarning`
+    that says so; it is not a convergence, so `converged_epoch` stays
+    `None`. `stopped_epoch` is the epoch at which the callback stopped
+    training (`None` if it did not). `converged_epoch`, `converged_value`
+    and `stopped_epoch` are reset at the start of every `fit()`.
 
     Args:
         monitor: str. The log entry to watch. Defaults to `"loss"`.
@@ -34,8 +38,9 @@ class ConvergenceStopping(keras.callbacks.Callback):
             "not changing". Defaults to `0.01` (1 %).
         patience: int. How many consecutive small changes stop training.
             Defaults to `5`.
-        stop_training: bool. Whether to stop the training when converged
-            (`False` only records). Defaults to `True`.
+        stop_training: bool. Whether to stop the training when converged or
+            not finite (`False` only records and warns). Defaults to
+            `True`.
 
     Example:
 
@@ -46,43 +51,39 @@ class ConvergenceStopping(keras.callbacks.Callback):
     (3, 4.98)
 
     Reference:
-        The guide `docs/guides/overfit_capacity.rst`.
+        The guide *Over-fitting an MNIST autoencoder* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
 
     def __init__(
         self, monitor="loss", rel_tol=0.01, patience=5, stop_training=True
     ):
         super().__init__()
-        if not isinstance(monitor, str):
-            raise TypeError(
-                "ConvergenceStopping: `monitor` must be a str, got "
-                f"{monitor!r}."
-            )
         owner = "ConvergenceStopping"
-        rel_tol = number_in_range(rel_tol, "rel_tol", owner, low=0.0)
-        if rel_tol == float("inf"):
-            raise ValueError(f"{owner}: `rel_tol` must be finite, got inf.")
-        patience = positive_int(patience, "patience", owner)
-        if not isinstance(stop_training, bool):
-            raise TypeError(
-                "ConvergenceStopping: `stop_training` must be a bool, got "
-                f"{stop_training!r}."
-            )
-        self.monitor = monitor
-        self.rel_tol = float(rel_tol)
-        self.patience = int(patience)
-        self.stop_training = stop_training
+        self.monitor = string(monitor, "monitor", owner)
+        self.rel_tol = number_in_range(
+            rel_tol, "rel_tol", owner, low=0.0, finite=True
+        )
+        self.patience = positive_int(patience, "patience", owner)
+        self.stop_training = boolean(stop_training, "stop_training", owner)
         self._reset()
 
     def _reset(self):
         self.converged_epoch = None
         self.converged_value = None
+        self.stopped_epoch = None
         self.wait = 0
         self._previous = None
         self._warned = False
 
     def on_train_begin(self, logs=None):
         self._reset()
+
+    def _stop(self, epoch):
+        if self.stop_training:
+            self.stopped_epoch = int(epoch)
+            if self.model is not None:
+                self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -100,6 +101,13 @@ class ConvergenceStopping(keras.callbacks.Callback):
         if not math.isfinite(value):
             self.wait = 0
             self._previous = None
+            action = "stops training" if self.stop_training else "records it"
+            warnings.warn(
+                f"ConvergenceStopping: `{self.monitor}` is {value} at epoch "
+                f"{epoch}; training diverged, not converged: it {action}.",
+                stacklevel=2,
+            )
+            self._stop(epoch)
             return
         if previous is None or self.converged_epoch is not None:
             return
@@ -111,8 +119,7 @@ class ConvergenceStopping(keras.callbacks.Callback):
         if self.wait >= self.patience:
             self.converged_epoch = int(epoch)
             self.converged_value = value
-            if self.stop_training and self.model is not None:
-                self.model.stop_training = True
+            self._stop(epoch)
 
     def get_config(self):
         return {

@@ -1,12 +1,13 @@
 """A piecewise-constant schedule for `SetMinSelection.log_std`."""
 
-import math
 import time
 
 import keras
 
 from keras_memnets.api_export import register
 from keras_memnets.layers.set_min_selection import SetMinSelection
+from keras_memnets.utils.validation import number_in_range
+from keras_memnets.utils.validation import one_of
 
 UNITS = ("epoch", "seconds")
 
@@ -17,9 +18,8 @@ class LogStdSchedule(keras.callbacks.Callback):
 
     `schedule` is a list of `(duration, value)` pairs: `log_std` is `value`
     for `duration` units, then the next pair applies; after the last pair
-    its value stays. The research note trained "1 hour with 10^0, 2 hours
-    with 10^1, 1 hour with 10^2", i.e.
-    `LogStdSchedule([(3600, 1.0), (7200, 10.0), (3600, 100.0)],
+    its value stays. One hour with `log_std=1`, two with 10 and one with
+    100 is `LogStdSchedule([(3600, 1.0), (7200, 10.0), (3600, 100.0)],
     unit="seconds")`.
 
     - `unit="epoch"`: durations are whole epochs. The value is set at the
@@ -57,17 +57,13 @@ class LogStdSchedule(keras.callbacks.Callback):
     (1.0, 10.0, 100.0)
 
     Reference:
-        The guide `docs/guides/set_min.rst` (the training schedule of the
-        set-min random loss net).
+        The guide *Set-min random loss and K-variant networks* on the docs
+        site, https://keras-memnets.readthedocs.io/.
     """
 
     def __init__(self, schedule, unit="epoch", layer=None):
         super().__init__()
-        if unit not in UNITS:
-            raise ValueError(
-                f"LogStdSchedule: `unit` must be one of {UNITS}; got {unit!r}."
-            )
-        self.unit = unit
+        self.unit = one_of(unit, "unit", "LogStdSchedule", UNITS)
         self.schedule = _check_schedule(schedule, unit)
         self.layer = layer
         self._layer_names = _layer_names(layer)
@@ -220,42 +216,37 @@ def _check_schedule(schedule, unit):
     if isinstance(schedule, (str, bytes)) or not hasattr(schedule, "__iter__"):
         raise TypeError(
             "LogStdSchedule: `schedule` must be a list of (duration, value) "
-            f"pairs; got {schedule!r}."
+            f"pairs, got {schedule!r}."
         )
     pairs = []
     for item in schedule:
         if not isinstance(item, (list, tuple)) or len(item) != 2:
             raise ValueError(
                 "LogStdSchedule: every entry of `schedule` must be a "
-                f"(duration, value) pair; got {item!r}."
+                f"(duration, value) pair, got {item!r}."
             )
         duration, value = item
-        if isinstance(duration, bool) or not isinstance(duration, (int, float)):
-            raise TypeError(
-                f"LogStdSchedule: duration {duration!r} in `schedule` must be "
-                "a number."
-            )
-        if not math.isfinite(duration) or duration <= 0:
+        duration = number_in_range(
+            duration,
+            "schedule",
+            "LogStdSchedule",
+            low=0.0,
+            low_inclusive=False,
+            finite=True,
+        )
+        if unit == "epoch" and duration != int(duration):
             raise ValueError(
-                f"LogStdSchedule: durations must be > 0; got {duration!r}."
+                "LogStdSchedule: `schedule` durations must be whole numbers "
+                f"of epochs with unit='epoch', got {duration!r}."
             )
-        if unit == "epoch" and float(duration) != int(duration):
-            raise ValueError(
-                "LogStdSchedule: with unit='epoch' durations must be whole "
-                f"numbers of epochs; got {duration!r}."
-            )
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(
-                f"LogStdSchedule: value {value!r} in `schedule` must be a "
-                "number."
-            )
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(
-                "LogStdSchedule: values (log_std) must be finite and >= 0; "
-                f"got {value!r}."
-            )
+        value = number_in_range(
+            value, "schedule", "LogStdSchedule", low=0.0, finite=True
+        )
         duration = int(duration) if unit == "epoch" else float(duration)
         pairs.append((duration, float(value)))
     if not pairs:
-        raise ValueError("LogStdSchedule: `schedule` must not be empty.")
+        raise ValueError(
+            "LogStdSchedule: `schedule` must hold at least one (duration, "
+            "value) pair, got []."
+        )
     return pairs

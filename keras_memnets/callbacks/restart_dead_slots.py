@@ -9,22 +9,24 @@ from keras_memnets.utils.models import get_layer
 from keras_memnets.utils.models import input_model
 from keras_memnets.utils.models import layer_selection
 from keras_memnets.utils.slots import dead_threshold
+from keras_memnets.utils.validation import int_in_range
+from keras_memnets.utils.validation import non_negative_int
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
+from keras_memnets.utils.validation import string
 
 
 @register
 class RestartDeadSlots(keras.callbacks.Callback):
     """Restarts the dead slots of a `MemoryLayer` from data samples.
 
-    Not part of the research notes: vector-quantisation codebooks restart
-    unused codes from data samples (e.g. Jukebox, SoundStream), and the notes
-    observe that the memory array "isn't fully utilized". Every `frequency`
-    epochs this callback computes the selection on (up to `num_samples` rows
-    of) the data given to `set_data`, and finds the slots that are the argmax
-    of less than a `threshold` share of the samples. Each dead slot then
-    takes over half of the busiest slot, like splitting the largest cluster
-    in k-means:
+    Vector-quantisation codebooks restart unused codes from data samples
+    (e.g. Jukebox, SoundStream); a memory whose slots go unused can do the
+    same. Every `frequency` epochs this callback computes the selection on
+    (up to `num_samples` rows of) the data given to `set_data`, and finds
+    the slots that are the argmax of less than a `threshold` share of the
+    samples. Each dead slot then takes over half of the busiest slot, like
+    splitting the largest cluster in k-means:
 
     - its memory row is written from the target of a random sample that the
       busiest slot currently wins;
@@ -91,18 +93,20 @@ class RestartDeadSlots(keras.callbacks.Callback):
         num_samples = positive_int(num_samples, "num_samples", name)
         if threshold is not None:
             threshold = number_in_range(threshold, "threshold", name, 0.0, 1.0)
-        split = number_in_range(split, "split", name, low=0.0)
+        split = number_in_range(split, "split", name, low=0.0, finite=True)
         epsilon = number_in_range(
-            epsilon, "epsilon", name, low=0.0, low_inclusive=False
+            epsilon, "epsilon", name, low=0.0, low_inclusive=False, finite=True
         )
-        self.layer_name = layer_name
+        if seed is not None:
+            seed = non_negative_int(seed, "seed", name)
+        self.layer_name = string(layer_name, "layer_name", name)
         self.threshold = threshold
         self.frequency = frequency
         self.num_samples = num_samples
         self.split = float(split)
         self.epsilon = float(epsilon)
         self.seed = seed
-        self.verbose = verbose
+        self.verbose = int_in_range(verbose, "verbose", name, low=0)
         self._x = None
         self._targets = None
         self._rng = np.random.default_rng(seed)

@@ -3,13 +3,14 @@
 import keras
 import numpy as np
 
+from keras_memnets.analysis.selection import selection_report
 from keras_memnets.api_export import register
 from keras_memnets.layers.memory import MemoryLayer
-from keras_memnets.metrics.report import selection_report
 from keras_memnets.utils.models import get_layer
 from keras_memnets.utils.models import input_model
 from keras_memnets.utils.models import layer_selection
 from keras_memnets.utils.validation import positive_int
+from keras_memnets.utils.validation import string
 
 # selection_report keys written to the logs by default.
 DEFAULT_KEYS = (
@@ -30,11 +31,12 @@ class SelectionMonitor(keras.callbacks.Callback):
     Every `frequency` epochs it computes the selection of the named
     `MemoryLayer` on the data given to `set_data` (inputs of the model; a
     held-out sample or the validation inputs), runs
-    `keras_memnets.metrics.selection_report` on it, and adds the chosen keys
-    to the epoch's logs as `prefix + key` (by default `memory_slots_used`,
-    `memory_dead_slots`, `memory_perplexity` (an effective number of slots,
-    not divided by `memory_size`), `memory_mean_max_selection`, and with
-    labels `memory_purity` and `memory_normalized_mutual_information`), so
+    `keras_memnets.analysis.selection_report` on it, and adds the chosen
+    keys to the epoch's logs as `prefix + key` (by default
+    `memory_slots_used`, `memory_dead_slots`, `memory_perplexity` (an
+    effective number of slots, as `keras_memnets.metrics.
+    SelectionPerplexity`), `memory_mean_max_selection`, and with labels
+    `memory_purity` and `memory_normalized_mutual_information`), so
     that `History`, `CSVLogger`, `TensorBoard` and `EarlyStopping` see them.
     The full report of the last check is `callback.last_report`. (The
     default prefix differs from the `selection_` keys of metrics attached to
@@ -67,7 +69,8 @@ class SelectionMonitor(keras.callbacks.Callback):
      'memory_slots_used']
 
     Reference:
-        The guide "Memory networks" (`docs/guides/memory_networks.rst`).
+        The guide *Memory networks* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class SelectionMonitor(keras.callbacks.Callback):
             keys = [str(k) for k in keys]
             allowed = set(DEFAULT_KEYS + LABEL_KEYS) | {
                 "num_samples",
+                "non_finite_rows",
                 "memory_size",
                 "slots_for_mass",
                 "argmax_perplexity",
@@ -96,11 +100,9 @@ class SelectionMonitor(keras.callbacks.Callback):
                     f"{name}: `keys` must be scalar selection_report keys "
                     f"({', '.join(sorted(allowed))}), got {unknown}."
                 )
-        if not isinstance(prefix, str):
-            raise TypeError(f"{name}: `prefix` must be a str, got {prefix!r}.")
-        self.layer_name = layer_name
+        self.layer_name = string(layer_name, "layer_name", name)
         self.keys = keys
-        self.prefix = prefix
+        self.prefix = string(prefix, "prefix", name)
         self.frequency = positive_int(frequency, "frequency", name)
         self.batch_size = positive_int(batch_size, "batch_size", name)
         self._x = None
@@ -154,7 +156,7 @@ class SelectionMonitor(keras.callbacks.Callback):
         """Computes the selection report on the data now.
 
         Returns:
-            The `keras_memnets.metrics.selection_report` dict.
+            The `keras_memnets.analysis.selection_report` dict.
         """
         layer = self._memory_layer()
         features = self._x

@@ -8,9 +8,10 @@ import numpy as np
 
 from keras_memnets.analysis.history import load_weight_history
 from keras_memnets.analysis.weights import ALPHA_MIN_SIZE
-from keras_memnets.analysis.weights import _selected_variables
-from keras_memnets.analysis.weights import _variable_statistics
+from keras_memnets.analysis.weights import selected_variables
+from keras_memnets.analysis.weights import variable_statistics
 from keras_memnets.api_export import register
+from keras_memnets.utils.validation import boolean
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import one_of
 from keras_memnets.utils.validation import positive_int
@@ -23,10 +24,7 @@ UNITS = ("batch", "epoch")
 class WeightHistory(keras.callbacks.Callback):
     """Records weight statistics (and optionally snapshots) during training.
 
-    The research note on weight distributions saved the network every 10
-    training rounds plus the initial one and studied the distribution of
-    its weights over training. This callback does that as training runs: it
-    records at step 0 (before the first update) and then every `every`
+    It records at step 0 (before the first update) and then every `every`
     steps, where a step is an optimizer update (`unit="batch"`, read from
     `model.optimizer.iterations`, so it counts correctly with
     `steps_per_execution` and across several `fit` calls) or an epoch
@@ -62,7 +60,7 @@ class WeightHistory(keras.callbacks.Callback):
         keep_weights: bool. Keep the flattened snapshots in memory.
         path: optional str. HDF5 file the snapshots stream to (it is
             overwritten at the first record).
-        bins: optional list of histogram bin edges; `None` uses the note's
+        bins: optional list of histogram bin edges; `None` uses
             `-5, -4.75, ..., 5`.
         log_dir: optional str. TensorBoard log directory.
         tolerance: optional float. Numerical-rank tolerance (see
@@ -85,8 +83,9 @@ class WeightHistory(keras.callbacks.Callback):
     (5, 169)
 
     Reference:
-        The guide `docs/guides/weight_statistics.rst`; Martin and Mahoney,
-        "Implicit self-regularization in deep neural networks", JMLR 2021.
+        Martin and Mahoney, "Implicit self-regularization in deep neural
+        networks", JMLR 2021; the guide *Weight statistics over training* on
+        the docs site, https://keras-memnets.readthedocs.io/.
     """
 
     def __init__(
@@ -113,10 +112,15 @@ class WeightHistory(keras.callbacks.Callback):
             )
         if bins is not None:
             edges = np.asarray(bins, dtype="float64")
-            if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+            if (
+                edges.ndim != 1
+                or len(edges) < 2
+                or not np.all(np.isfinite(edges))
+                or np.any(np.diff(edges) <= 0)
+            ):
                 raise ValueError(
                     f"{OWNER}: `bins` must be an increasing list of at "
-                    f"least 2 bin edges, got {bins!r}."
+                    f"least 2 finite bin edges, got {bins!r}."
                 )
             bins = [float(b) for b in edges]
         for argument, value in (("path", path), ("log_dir", log_dir)):
@@ -126,12 +130,14 @@ class WeightHistory(keras.callbacks.Callback):
                     f"{value!r}."
                 )
         if tolerance is not None:
-            tolerance = number_in_range(tolerance, "tolerance", OWNER, low=0)
+            tolerance = number_in_range(
+                tolerance, "tolerance", OWNER, low=0, finite=True
+            )
         alpha_min_size = positive_int(alpha_min_size, "alpha_min_size", OWNER)
         self.every = every
         self.unit = unit
         self.layers = None if layers is None else list(layers)
-        self.keep_weights = bool(keep_weights)
+        self.keep_weights = boolean(keep_weights, "keep_weights", OWNER)
         self.path = None if path is None else os.fspath(path)
         self.bins = bins
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
@@ -148,7 +154,7 @@ class WeightHistory(keras.callbacks.Callback):
     # -- recording -----------------------------------------------------------
 
     def _variables(self):
-        return _selected_variables(self.model, self.layers, "WeightHistory")
+        return selected_variables(self.model, self.layers, "WeightHistory")
 
     def _optimizer_step(self):
         return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
@@ -164,8 +170,12 @@ class WeightHistory(keras.callbacks.Callback):
         if self.variable_paths is None:
             self.variable_paths = [v.path for v in variables]
             self.variable_shapes = [tuple(v.shape) for v in variables]
-        records = _variable_statistics(
-            variables, values, self.bins, self.tolerance, self.alpha_min_size
+        records = variable_statistics(
+            variables,
+            values,
+            bins=self.bins,
+            tolerance=self.tolerance,
+            alpha_min_size=self.alpha_min_size,
         )
         for key, stats in records.items():
             target = self.statistics.setdefault(key, {})

@@ -22,6 +22,10 @@ import os
 
 import numpy as np
 
+from keras_memnets.utils.validation import boolean
+from keras_memnets.utils.validation import float_dtype
+from keras_memnets.utils.validation import one_of
+
 logger = logging.getLogger("keras_memnets.datasets")
 
 BUNDLED_SHA256 = (
@@ -155,10 +159,7 @@ def resolve_mnist_source(source="auto", data_dir=None):
         else `"keras"` if `keras.datasets.mnist` has its file cached, else
         `"bundled"`. This looks only at the local disk, never the network.
     """
-    if source not in SOURCES:
-        raise ValueError(
-            f"load_mnist: `source` must be one of {SOURCES}, got {source!r}."
-        )
+    one_of(source, "source", "load_mnist", SOURCES)
     if source != "auto":
         return source
     if _tfds_on_disk(data_dir):
@@ -204,7 +205,7 @@ def load_mnist(
         normalize: bool. If `True`, images are returned as `dtype` scaled to
             [0, 1].
         flatten: bool. If `True`, images are returned as `(n, 784)`.
-        dtype: str. The float dtype used when `normalize=True`.
+        dtype: str. The floating-point dtype used when `normalize=True`.
         data_dir: str or `None`. tfds data directory (source `"tfds"` and the
             `"auto"` check).
 
@@ -212,10 +213,16 @@ def load_mnist(
         `((x_train, y_train), (x_test, y_test))` as numpy arrays.
 
     Raises:
-        ValueError: for an unknown `source`, or a damaged bundled file (the
-            message names the file and the expected sha256).
+        ValueError: for an unknown `source`, a `dtype` that is not a
+            floating-point one with `normalize=True`, or a damaged bundled
+            file (the message names the file and the expected sha256).
+        TypeError: if `normalize` or `flatten` is not a bool.
         FileNotFoundError: if the bundled file is missing.
     """
+    normalize = boolean(normalize, "normalize", "load_mnist")
+    flatten = boolean(flatten, "flatten", "load_mnist")
+    if normalize:
+        dtype = float_dtype(dtype, "dtype", "load_mnist")
     resolved = resolve_mnist_source(source, data_dir=data_dir)
     if resolved == "bundled":
         (x_train, y_train), (x_test, y_test) = _load_bundled()

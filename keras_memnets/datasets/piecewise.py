@@ -1,4 +1,4 @@
-"""The research note's one-dimensional piecewise-constant target."""
+"""A one-dimensional piecewise-constant target: two steps of height 1."""
 
 import numpy as np
 
@@ -9,7 +9,7 @@ OWNER = "piecewise_steps"
 
 
 def piecewise_steps(n=5000, seed=None, low=-3.0, high=3.0):
-    """Samples the step function of the weight-distribution research note.
+    """Samples a step function: two steps of height 1 on `[-3, 3)`.
 
     `x` is uniform on `[low, high)` (by default `[-3, 3)`) and `y = 1` on
     `[-2, -1)` and on `[0, 2)`, else `0`: two steps of height 1.
@@ -33,14 +33,16 @@ def piecewise_steps(n=5000, seed=None, low=-3.0, high=3.0):
     array([0., 1., 0., 1., 0.], dtype=float32)
 
     Reference:
-        The guide `docs/guides/weight_statistics.rst`.
+        The guide *Weight statistics over training* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
     n = positive_int(n, "n", OWNER)
-    low = number_in_range(low, "low", OWNER)
-    high = number_in_range(high, "high", OWNER)
+    low = number_in_range(low, "low", OWNER, finite=True)
+    high = number_in_range(high, "high", OWNER, finite=True)
     if not high > low:
         raise ValueError(
-            f"piecewise_steps: need `low < high`, got low={low}, high={high}."
+            f"{OWNER}: `high` must be above `low` (low < high), got "
+            f"low={low}, high={high}."
         )
     rng = np.random.default_rng(seed)
     x = rng.uniform(low, high, size=(n, 1)).astype("float32")
@@ -48,7 +50,7 @@ def piecewise_steps(n=5000, seed=None, low=-3.0, high=3.0):
 
 
 def _target(x):
-    """The note's target: 1 on [-2, -1) and [0, 2), else 0."""
+    """The target: 1 on [-2, -1) and [0, 2), else 0."""
     x = np.asarray(x)
     y = ((x >= -2) & (x < -1)) | ((x >= 0) & (x < 2))
     return y.astype("float32")

@@ -74,6 +74,18 @@ def deserialize_base_loss(config_value):
     return config_value
 
 
+def base_loss_from_config(cls, config):
+    """`cls(**config)` with the `base_loss` entry deserialized.
+
+    The `from_config` of every object that takes a `base_loss` (a name or a
+    serialized loss function).
+    """
+    config = dict(config)
+    if "base_loss" in config:
+        config["base_loss"] = deserialize_base_loss(config["base_loss"])
+    return cls(**config)
+
+
 def check_variant_shapes(y_true_shape, y_pred_shape, owner):
     """Validates `y_pred` (batch, K, *target) against `y_true` (batch, *target).
 

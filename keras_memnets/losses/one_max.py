@@ -4,26 +4,32 @@ import keras
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.selection import check_selection
+from keras_memnets.utils.selection import check_selection_shape
+from keras_memnets.utils.selection import row_max
 
 
 def one_max(selection):
     """Returns `1 - max_k selection[..., k]` per row (the last axis removed)."""
-    return 1.0 - ops.max(selection, axis=-1)
+    return 1.0 - row_max(selection)
 
 
 @register
 class OneMaxLoss(keras.losses.Loss):
     """Mean over the batch of `1 - max_k p_k` of a probability vector.
 
-    The research notes' `FunctionLayer[1 - Max[#] &]` on the memory layer's
-    softmaxed selection: it is 0 exactly when the selection is a unit vector
-    and approaches `1 - 1/memory_size` when it is uniform. The gradient
-    reaches only the largest entry of each row (raising it), so the loss
-    reinforces whichever slot already leads — the notes observe that it did
-    not help and suspect it is prone to local minima.
+    The loss is 0 exactly when the selection is a unit vector and approaches
+    `1 - 1/memory_size` when it is uniform. Its gradient reaches only the
+    largest entry of each row (raising it), so it reinforces whichever slot
+    already leads, and is prone to local minima.
 
     `y_true` is ignored, so the loss can be attached to a selection output in
-    `compile` (pass any array of the right batch size as its target).
+    `compile` (pass `None` or any array of the right batch size as its
+    target). `y_pred` must have rank >= 2 (checked when the loss is called)
+    and hold probability rows, entries >= 0 summing to 1 within 0.01 (a
+    `ValueError` naming the class, eagerly, or a failed compiled training
+    step with the same message; see
+    `keras_memnets.utils.validation.check_values`).
 
     Args:
         name: str. Name of the loss.
@@ -46,7 +52,8 @@ class OneMaxLoss(keras.losses.Loss):
     0.25
 
     Reference:
-        The guide "Memory networks" (`docs/guides/memory_networks.rst`).
+        The guide *Memory networks* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
 
     def __init__(
@@ -63,7 +70,8 @@ class OneMaxLoss(keras.losses.Loss):
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):
-        return one_max(y_pred)
+        check_selection_shape(y_pred.shape, None, "OneMaxLoss")
+        return check_selection(y_pred, "OneMaxLoss", value=one_max(y_pred))
 
     def get_config(self):
         return {**super().get_config(), "dtype": self._dtype_argument}

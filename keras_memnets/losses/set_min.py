@@ -4,9 +4,9 @@ import keras
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.losses._variants import base_loss_from_config
 from keras_memnets.losses._variants import check_set_min_arguments
 from keras_memnets.losses._variants import check_variant_shapes
-from keras_memnets.losses._variants import deserialize_base_loss
 from keras_memnets.losses._variants import serialize_base_loss
 from keras_memnets.losses._variants import set_min_per_sample
 from keras_memnets.losses._variants import variant_losses
@@ -45,21 +45,13 @@ class SetMinLoss(keras.losses.Loss):
     random; `relaxation > 0` keeps losing variants from dying
     (relaxed winner-take-all).
 
-    This is our reading of the research note's "set min random loss": the
-    earlier note it builds on is not available (see the guide
-    `docs/guides/set_min.rst`).
-
-    `SetMinLoss` is a plain, stateless loss: `log_std` is a constant. Its
-    noise is drawn from the fixed `seed` at every step, so a given batch
-    position and variant gets the same `eps` on every step (with `fit`'s
-    default shuffling each sample still meets fresh noise each epoch). For
-    noise that is drawn afresh at every step, a `log_std` that a schedule
-    changes during training (`keras_memnets.callbacks.LogStdSchedule`), and
-    a noise stream that survives saving and loading, put a
-    `keras_memnets.layers.SetMinSelection` layer into the model instead: it
-    holds `log_std` and its `keras.random.SeedGenerator` as model state, as
-    `Dropout` and `BatchNormalization` do (see the guide
-    `docs/guides/set_min.rst`, "Where the noise lives").
+    `SetMinLoss` is a plain, stateless loss: `log_std` is a constant and its
+    noise is drawn from the fixed `seed`, so a given batch position and
+    variant gets the same `eps` on every step. For noise drawn afresh at
+    every step, a scheduled `log_std`
+    (`keras_memnets.callbacks.LogStdSchedule`) and a noise stream that is
+    saved with the model, use a `keras_memnets.layers.SetMinSelection`
+    layer instead, which holds both as model state.
 
     Args:
         base_loss: str or callable. The per-sample loss function, by name
@@ -99,12 +91,13 @@ class SetMinLoss(keras.losses.Loss):
     0.01
 
     Reference:
-        The guide `docs/guides/set_min.rst`. Guzman-Rivera et al.,
-        "Multiple Choice Learning", NeurIPS 2012. Lee et al., "Stochastic
-        Multiple Choice Learning for Training Diverse Deep Ensembles",
-        NeurIPS 2016.
-        Rupprecht et al., "Learning in an Uncertain World: Representing
-        Ambiguity Through Multiple Hypotheses", ICCV 2017.
+        Guzman-Rivera et al., "Multiple Choice Learning", NeurIPS 2012. Lee
+        et al., "Stochastic Multiple Choice Learning for Training Diverse
+        Deep Ensembles", NeurIPS 2016. Rupprecht et al., "Learning in an
+        Uncertain World: Representing Ambiguity Through Multiple
+        Hypotheses", ICCV 2017. The guide *Set-min random loss and
+        K-variant networks* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
 
     def __init__(
@@ -175,7 +168,4 @@ class SetMinLoss(keras.losses.Loss):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if "base_loss" in config:
-            config["base_loss"] = deserialize_base_loss(config["base_loss"])
-        return cls(**config)
+        return base_loss_from_config(cls, config)

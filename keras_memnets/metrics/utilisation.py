@@ -10,78 +10,110 @@ needs a target for every output that has metrics: pass `None` for it
 epoch and are reset by Keras between epochs. Without a selection output,
 `keras_memnets.callbacks.SelectionMonitor` logs the same statistics.
 
-Rows that are not probability distributions (raw logits) give one
-`UserWarning` per metric.
+Rows with a NaN or an infinity are excluded from every metric here (they
+count as no sample); rows that are not probability distributions (raw
+logits) are counted. Either gives one `UserWarning` per metric.
 """
 
 import warnings
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.selection import check_selection_shape
+from keras_memnets.utils.selection import is_distribution
+from keras_memnets.utils.selection import is_finite_row
+from keras_memnets.utils.selection import row_max
 from keras_memnets.utils.slots import dead_threshold
+from keras_memnets.utils.validation import boolean
+from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
 
-# Tolerance on `sum(row) == 1` and `row >= 0` (loose enough for float16
-# softmax outputs).
-# Tolerance on `sum(row) == 1` and `row >= 0` for a selection row to count as
-# a distribution (loose enough for float16 softmax outputs).
-DISTRIBUTION_TOLERANCE = 1e-2
 
+class _RowCheck:
+    """Excludes non-finite selection rows, counts non-distribution rows.
 
-class _DistributionCheck:
-    """Counts selection rows that are not distributions; warns once.
-
-    Inside a traced training step the count is symbolic, so the warning comes
-    at the first eager read: an eager `update_state` or `result()` call, or
-    the `result()` that `fit` and `evaluate` call at the end of an epoch.
+    Inside a traced training step the counts are symbolic, so the warning
+    comes at the first eager read: an eager `update_state` or `result()`
+    call, or the `result()` that `fit` and `evaluate` call at the end of an
+    epoch.
     """
 
-    def _add_check_variable(self):
+    def _add_check_variables(self):
         self.non_distribution_rows = self.add_variable(
             shape=(), initializer="zeros", name="non_distribution_rows"
+        )
+        self.non_finite_rows = self.add_variable(
+            shape=(), initializer="zeros", name="non_finite_rows"
         )
         self._warned = False
 
     def _check_rows(self, rows):
-        bad = ops.logical_or(
-            ops.any(rows < -DISTRIBUTION_TOLERANCE, axis=-1),
-            ops.abs(ops.sum(rows, axis=-1) - 1.0) > DISTRIBUTION_TOLERANCE,
-        )
+        """Returns `rows` with non-finite rows zeroed, and a 0/1 row mask."""
+        finite = is_finite_row(rows)
+        rows = ops.where(finite[:, None], rows, ops.zeros_like(rows))
+        bad = ops.logical_and(finite, ops.logical_not(is_distribution(rows)))
         self.non_distribution_rows.assign_add(
             ops.sum(ops.cast(bad, self.dtype))
         )
+        self.non_finite_rows.assign_add(
+            ops.sum(ops.cast(ops.logical_not(finite), self.dtype))
+        )
         self._warn_once()
+        return rows, ops.cast(finite, self.dtype)
 
     def _warn_once(self):
         if self._warned:
             return
         try:
             bad = float(ops.convert_to_numpy(self.non_distribution_rows))
+            non_finite = float(ops.convert_to_numpy(self.non_finite_rows))
         except Exception:
             # A symbolic value (TensorFlow graph, JAX trace) cannot be read
             # here; the eager `result()` at the end of the epoch reads it.
             return
+        problems = []
+        if non_finite > 0:
+            problems.append(
+                f"{non_finite:.0f} selection rows with NaN or infinite "
+                "entries were excluded"
+            )
         if bad > 0:
+            problems.append(
+                f"{bad:.0f} selection rows are not probability "
+                "distributions (negative entries or sums away from 1; raw "
+                "logits?) and the metric assumes softmax outputs"
+            )
+        if problems:
             self._warned = True
             warnings.warn(
-                f"{type(self).__name__} '{self.name}': {bad:.0f} selection "
-                "rows are not probability distributions (negative entries "
-                "or sums away from 1; raw logits?); the metric assumes "
-                "softmax outputs. Warned once per metric.",
+                f"{type(self).__name__} '{self.name}': "
+                + "; ".join(problems)
+                + ". Warned once per metric.",
                 stacklevel=3,
             )
 
+    def _row_weights(self, y_pred, sample_weight):
+        """One weight per row of the selection (1 without `sample_weight`)."""
+        if sample_weight is None:
+            return None
+        return ops.reshape(
+            ops.broadcast_to(
+                ops.cast(sample_weight, self.dtype), ops.shape(y_pred)[:-1]
+            ),
+            (-1,),
+        )
 
-class _SelectionMetric(_DistributionCheck, keras.metrics.Metric):
+
+class _SelectionMetric(_RowCheck, keras.metrics.Metric):
     """Accumulates the summed selection and the argmax counts per slot."""
 
     def __init__(self, memory_size, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
-        positive_int(memory_size, "memory_size", type(self).__name__)
-        self.memory_size = memory_size
+        self.memory_size = positive_int(
+            memory_size, "memory_size", type(self).__name__
+        )
         self.selection_sum = self.add_variable(
             shape=(memory_size,), initializer="zeros", name="selection_sum"
         )
@@ -91,37 +123,23 @@ class _SelectionMetric(_DistributionCheck, keras.metrics.Metric):
         self.count = self.add_variable(
             shape=(), initializer="zeros", name="count"
         )
-        self._add_check_variable()
+        self._add_check_variables()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.convert_to_tensor(y_pred)
-        if (
-            y_pred.shape[-1] is not None
-            and y_pred.shape[-1] != self.memory_size
-        ):
-            raise ValueError(
-                f"{type(self).__name__}: the selection (y_pred) must have "
-                f"memory_size={self.memory_size} entries on its last axis, "
-                f"got shape {tuple(y_pred.shape)}."
-            )
+        check_selection_shape(
+            y_pred.shape, self.memory_size, type(self).__name__
+        )
         selection = ops.reshape(
             ops.cast(y_pred, self.dtype), (-1, self.memory_size)
         )
-        self._check_rows(selection)
+        selection, weights = self._check_rows(selection)
+        row_weights = self._row_weights(y_pred, sample_weight)
+        if row_weights is not None:
+            weights = weights * row_weights
         one_hot = ops.one_hot(
             ops.argmax(selection, axis=-1), self.memory_size, dtype=self.dtype
         )
-        if sample_weight is None:
-            weights = ops.ones_like(selection[:, 0])
-        else:
-            # One weight per row of the selection.
-            weights = ops.reshape(
-                ops.broadcast_to(
-                    ops.cast(sample_weight, self.dtype),
-                    ops.shape(y_pred)[:-1],
-                ),
-                (-1,),
-            )
         weights = weights[:, None]
         self.selection_sum.assign_add(ops.sum(selection * weights, axis=0))
         self.argmax_counts.assign_add(ops.sum(one_hot * weights, axis=0))
@@ -137,19 +155,20 @@ class _SelectionMetric(_DistributionCheck, keras.metrics.Metric):
 
 @register
 class SelectionPerplexity(_SelectionMetric):
-    """Perplexity of the mean selection, divided by `memory_size`.
+    """Perplexity of the mean selection: the effective number of used slots.
 
-    With `p` the selection averaged over all samples of the epoch, this is
-    `exp(-Σ_k p_k log p_k) / memory_size`: 1 when the slots are used evenly
-    on average, `1 / memory_size` when every sample puts all its weight on
-    the same slot. (The XLM product-key memory reports the same "usage"
-    statistic.) Note that a uniform selection per sample also scores 1; read
-    it together with `MeanMaxSelection`.
+    With `p` the selection averaged over the samples of the epoch, this is
+    `exp(-Σ_k p_k log p_k)`: `memory_size` when the slots are used evenly on
+    average, 1 when every sample puts all its weight on the same slot (the
+    "usage" statistic of product-key memories). A uniform selection per
+    sample also scores `memory_size`; read it together with
+    `MeanMaxSelection`. Divide by `memory_size` for the fraction of the
+    slots in use. Rows with a NaN or an infinity are excluded.
 
     Args:
         memory_size: int. Width of the selection.
-        normalize: bool. If `False`, return the plain perplexity (an
-            effective number of slots) instead.
+        normalize: deprecated. `True` divides by `memory_size` (the former
+            default); it will be removed in the next release.
         name: str. Name of the metric.
         dtype: optional dtype of the state.
 
@@ -158,7 +177,7 @@ class SelectionPerplexity(_SelectionMetric):
     >>> m = keras_memnets.metrics.SelectionPerplexity(4)
     >>> m.update_state(None, np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0]]))
     >>> round(float(m.result()), 3)
-    0.5
+    2.0
 
     Reference:
         Lample et al., "Large Memory Layers with Product Keys", NeurIPS 2019
@@ -166,10 +185,19 @@ class SelectionPerplexity(_SelectionMetric):
     """
 
     def __init__(
-        self, memory_size, normalize=True, name="perplexity", dtype=None
+        self, memory_size, normalize=None, name="perplexity", dtype=None
     ):
         super().__init__(memory_size, name=name, dtype=dtype)
-        self.normalize = bool(normalize)
+        if normalize is not None:
+            normalize = boolean(normalize, "normalize", "SelectionPerplexity")
+            warnings.warn(
+                "SelectionPerplexity: `normalize` is deprecated and will be "
+                "removed in the next release; the metric is the effective "
+                "number of slots, divide it by `memory_size` for a fraction.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        self.normalize = normalize
 
     def result(self):
         self._warn_once()
@@ -193,9 +221,9 @@ class DeadSlots(_SelectionMetric):
 
     A slot is dead when the share of samples whose largest selection entry
     is that slot is below `threshold` (default: a tenth of the even share,
-    `0.1 / memory_size`). This is the statistic vector-quantisation codebooks
-    track to restart unused codes; see
-    `keras_memnets.callbacks.RestartDeadSlots`.
+    `0.1 / memory_size`), the statistic vector-quantisation codebooks track
+    to restart unused codes (see `keras_memnets.callbacks.RestartDeadSlots`).
+    Rows with a NaN or an infinity are excluded.
 
     Args:
         memory_size: int. Width of the selection.
@@ -220,9 +248,9 @@ class DeadSlots(_SelectionMetric):
         self, memory_size, threshold=None, name="dead_slots", dtype=None
     ):
         super().__init__(memory_size, name=name, dtype=dtype)
-        if threshold is not None and not 0.0 <= threshold <= 1.0:
-            raise ValueError(
-                f"DeadSlots: `threshold` must lie in [0, 1], got {threshold}."
+        if threshold is not None:
+            threshold = number_in_range(
+                threshold, "threshold", "DeadSlots", 0.0, 1.0
             )
         self.threshold = threshold
 
@@ -250,8 +278,8 @@ class SlotsForMass(_SelectionMetric):
 
     Sorting the slots by how many samples pick them (argmax), this counts how
     many of the busiest slots together cover `mass` (default 90%) of the
-    samples: `memory_size * 0.9` or so for even use, 1 when one slot takes
-    nearly everything.
+    samples: about `0.9 * memory_size` for even use, 1 when one slot takes
+    nearly everything. Rows with a NaN or an infinity are excluded.
 
     Args:
         memory_size: int. Width of the selection.
@@ -271,11 +299,9 @@ class SlotsForMass(_SelectionMetric):
         self, memory_size, mass=0.9, name="slots_for_mass", dtype=None
     ):
         super().__init__(memory_size, name=name, dtype=dtype)
-        if not 0.0 < mass <= 1.0:
-            raise ValueError(
-                f"SlotsForMass: `mass` must lie in (0, 1], got {mass}."
-            )
-        self.mass = float(mass)
+        self.mass = number_in_range(
+            mass, "mass", "SlotsForMass", 0.0, 1.0, low_inclusive=False
+        )
 
     def result(self):
         self._warn_once()
@@ -293,12 +319,13 @@ class SlotsForMass(_SelectionMetric):
 
 
 @register
-class MeanMaxSelection(_DistributionCheck, keras.metrics.Metric):
+class MeanMaxSelection(_RowCheck, keras.metrics.Metric):
     """Mean over samples of the largest selection entry (sharpness).
 
     1 when every selection is a unit vector, `1 / memory_size` when every
     selection is uniform; `1 - MeanMaxSelection` is the 1-max loss
-    (`keras_memnets.losses.OneMaxLoss`).
+    (`keras_memnets.losses.OneMaxLoss`). Rows with a NaN or an infinity are
+    excluded.
 
     Args:
         name: str. Name of the metric.
@@ -320,100 +347,20 @@ class MeanMaxSelection(_DistributionCheck, keras.metrics.Metric):
         self.count = self.add_variable(
             shape=(), initializer="zeros", name="count"
         )
-        self._add_check_variable()
+        self._add_check_variables()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.cast(ops.convert_to_tensor(y_pred), self.dtype)
-        self._check_rows(ops.reshape(y_pred, (-1, ops.shape(y_pred)[-1])))
-        values = ops.reshape(ops.max(y_pred, axis=-1), (-1,))
-        if sample_weight is None:
-            weights = ops.ones_like(values)
-        else:
-            weights = ops.reshape(
-                ops.broadcast_to(
-                    ops.cast(sample_weight, self.dtype), ops.shape(y_pred)[:-1]
-                ),
-                (-1,),
-            )
-        self.total.assign_add(ops.sum(values * weights))
+        check_selection_shape(y_pred.shape, None, "MeanMaxSelection")
+        rows, weights = self._check_rows(
+            ops.reshape(y_pred, (-1, y_pred.shape[-1]))
+        )
+        row_weights = self._row_weights(y_pred, sample_weight)
+        if row_weights is not None:
+            weights = weights * row_weights
+        self.total.assign_add(ops.sum(row_max(rows) * weights))
         self.count.assign_add(ops.sum(weights))
 
     def result(self):
         self._warn_once()
         return ops.divide_no_nan(self.total, self.count)
-
-
-def slot_label_mutual_information(selection, labels, normalized=False):
-    """Mutual information between the selected slot and the class label.
-
-    The slot of a sample is the argmax of its selection; from the joint
-    histogram of (slot, label) over the samples this returns
-    `I(slot; label) = Σ p(s, y) log(p(s, y) / (p(s) p(y)))` in nats. It is 0
-    when slots ignore the labels and `H(label)` (log 10 for balanced MNIST)
-    when the slot determines the label. A plain numpy function: call it on
-    the selections of a whole data set (e.g. `model.predict`), after
-    training.
-
-    Args:
-        selection: array `(n, memory_size)` of selections, or `(n,)` integer
-            slot indices.
-        labels: array `(n,)` of integer class labels.
-        normalized: bool. If `True`, divide by the label entropy `H(label)`,
-            giving a number in [0, 1] (the fraction of label information the
-            slot carries).
-
-    Returns:
-        A Python float.
-
-    Example:
-
-    >>> slots = np.array([0, 0, 1, 1])
-    >>> labels = np.array([3, 3, 7, 7])
-    >>> round(keras_memnets.metrics.slot_label_mutual_information(
-    ...     slots, labels, normalized=True), 6)
-    1.0
-    """
-    selection = np.asarray(keras.ops.convert_to_numpy(selection))
-    labels = np.asarray(keras.ops.convert_to_numpy(labels)).reshape(-1)
-    if selection.ndim == 2:
-        slots = selection.argmax(axis=-1)
-    elif selection.ndim == 1:
-        if not np.issubdtype(selection.dtype, np.integer):
-            raise TypeError(
-                "slot_label_mutual_information: 1-D `selection` must hold "
-                f"integer slot indices, got dtype {selection.dtype}."
-            )
-        slots = selection
-    else:
-        raise ValueError(
-            "slot_label_mutual_information: `selection` must have shape "
-            f"(n, memory_size) or (n,), got {selection.shape}."
-        )
-    if len(slots) != len(labels):
-        raise ValueError(
-            "slot_label_mutual_information: `selection` and `labels` must have "
-            f"the same number of samples, got {len(slots)} and {len(labels)}."
-        )
-    if len(slots) == 0:
-        raise ValueError("slot_label_mutual_information: got no samples.")
-    _, slot_ids = np.unique(slots, return_inverse=True)
-    _, label_ids = np.unique(labels, return_inverse=True)
-    joint = np.zeros((slot_ids.max() + 1, label_ids.max() + 1))
-    np.add.at(joint, (slot_ids, label_ids), 1.0)
-    joint /= joint.sum()
-    p_slot = joint.sum(axis=1, keepdims=True)
-    p_label = joint.sum(axis=0, keepdims=True)
-    nonzero = joint > 0
-    mi = float(
-        np.sum(
-            joint[nonzero]
-            * np.log(joint[nonzero] / (p_slot @ p_label)[nonzero])
-        )
-    )
-    mi = max(mi, 0.0)
-    if normalized:
-        h_label = float(
-            -np.sum(p_label[p_label > 0] * np.log(p_label[p_label > 0]))
-        )
-        return mi / h_label if h_label > 0 else 0.0
-    return mi

@@ -2,11 +2,32 @@
 
 import keras
 
+from keras_memnets.utils.validation import boolean
+from keras_memnets.utils.validation import deprecated_value
 from keras_memnets.utils.validation import get_activation
 from keras_memnets.utils.validation import one_of
 from keras_memnets.utils.validation import positive_int
+from keras_memnets.utils.validation import positive_int_list
 
-PLACEMENTS = ("notes", "symmetric")
+PLACEMENTS = ("linear_after_code", "symmetric")
+# Former names of the placements, accepted with a DeprecationWarning.
+_RENAMED_PLACEMENTS = {"notes": "linear_after_code"}
+
+
+def check_relu_placement(value, owner):
+    """Returns a valid `relu_placement`, mapping a deprecated name.
+
+    Args:
+        value: the argument's value.
+        owner: str. The function that takes it, for messages.
+
+    Returns:
+        One of `PLACEMENTS`.
+    """
+    value = deprecated_value(
+        value, "relu_placement", owner, _RENAMED_PLACEMENTS, stacklevel=4
+    )
+    return one_of(value, "relu_placement", owner, PLACEMENTS)
 
 
 def autoencoder(
@@ -15,35 +36,28 @@ def autoencoder(
     decoder_sizes=None,
     activation="relu",
     output_activation="sigmoid",
-    relu_placement="notes",
+    relu_placement="linear_after_code",
     use_bias=True,
     name="autoencoder",
 ):
-    """Builds a fully connected autoencoder with the note's layer layout.
+    """Builds a fully connected autoencoder whose ReLU placement is explicit.
 
-    `encoder_sizes` includes the input size, as in the research note: `[784,
-    256]` means a 784-pixel input and one hidden layer of 256 units.
-    `decoder_sizes` (default: `encoder_sizes` reversed) includes the output
-    size, e.g. `[256, 784]`.
+    `encoder_sizes` includes the input size: `[784, 256]` means a 784-pixel
+    input and one hidden layer of 256 units. `decoder_sizes` (default:
+    `encoder_sizes` reversed) includes the output size, e.g. `[256, 784]`.
+    The encoder is `Dense(encoder_sizes[i + 1], activation)` for every
+    consecutive pair of `encoder_sizes`, then a linear `Dense(latent_dim)`
+    (the code); the decoder is `Dense(decoder_sizes[i])` for every entry,
+    the last with `output_activation`.
 
-    With `relu_placement="notes"` the model reproduces the note's PyTorch
-    code layer by layer:
-
-    - encoder: `Dense(encoder_sizes[i + 1], activation)` for every
-      consecutive pair of `encoder_sizes`, then a linear
-      `Dense(latent_dim)`;
-    - decoder: `Dense(decoder_sizes[i])` for every entry; the first one
-      (right after the code) has **no** activation, the following hidden
-      ones have `activation`, and the last one has `output_activation`.
-
-    So `[784, 256]` has exactly one activated layer in the whole network
-    (the encoder's), and the decoder `latent -> 256 -> 784` is linear up to
-    the output sigmoid: its logits have rank at most `min(latent_dim, 256)`.
-    `[784, 256, 256]` has activations after both encoder layers and after
-    the decoder's second layer.
-
-    With `relu_placement="symmetric"` every hidden layer on both sides
-    (including the decoder's first) has `activation`.
+    With `relu_placement="linear_after_code"` the decoder's first layer,
+    right after the code, has **no** activation and its other hidden
+    layers have `activation`: `[784, 256]` has one activated layer (the
+    encoder's) and its decoder `latent -> 256 -> 784` is linear up to the
+    output sigmoid; `[784, 256, 256]` has activations after both encoder
+    layers and after the decoder's second layer. With
+    `relu_placement="symmetric"` every hidden layer on both sides has
+    `activation`.
 
     Layers are named `encoder_{i}`, `code`, `decoder_{i}`, with activations
     inside the `Dense` layers, so `model.summary()` shows the structure.
@@ -58,11 +72,11 @@ def autoencoder(
             `"relu"`.
         output_activation: str, callable or `None`. Output activation.
             Defaults to `"sigmoid"`.
-        relu_placement: `"notes"` or `"symmetric"`. Where the hidden
-            activations go (see above). Defaults to `"notes"`.
+        relu_placement: `"linear_after_code"` or `"symmetric"`. Where the
+            hidden activations go (see above). Defaults to
+            `"linear_after_code"`. The former name `"notes"` is deprecated.
         use_bias: bool. Whether the `Dense` layers have biases. Defaults to
-            `True` (the note found that without biases stacked ReLUs did not
-            train).
+            `True` (without biases, stacked ReLUs do not train here).
         name: str. The model's name.
 
     Returns:
@@ -80,19 +94,17 @@ def autoencoder(
     419120
 
     Reference:
-        The guide `docs/guides/overfit_capacity.rst`.
+        The guide *Over-fitting an MNIST autoencoder* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
     owner = "autoencoder"
-    encoder_sizes = _sizes(encoder_sizes, "encoder_sizes")
+    encoder_sizes = positive_int_list(encoder_sizes, "encoder_sizes", owner)
     if decoder_sizes is None:
         decoder_sizes = list(reversed(encoder_sizes))
-    decoder_sizes = _sizes(decoder_sizes, "decoder_sizes")
+    decoder_sizes = positive_int_list(decoder_sizes, "decoder_sizes", owner)
     latent_dim = positive_int(latent_dim, "latent_dim", owner)
-    one_of(relu_placement, "relu_placement", owner, PLACEMENTS)
-    if not isinstance(use_bias, bool):
-        raise TypeError(
-            f"{owner}: `use_bias` must be a bool, got {use_bias!r}."
-        )
+    relu_placement = check_relu_placement(relu_placement, owner)
+    use_bias = boolean(use_bias, "use_bias", owner)
     get_activation(activation, "activation", owner)
     get_activation(output_activation, "output_activation", owner)
     inputs = keras.Input(shape=(encoder_sizes[0],), name="image")
@@ -106,7 +118,7 @@ def autoencoder(
     for i, units in enumerate(decoder_sizes):
         if i == last:
             act = output_activation
-        elif i == 0 and relu_placement == "notes":
+        elif i == 0 and relu_placement == "linear_after_code":
             act = None
         else:
             act = activation
@@ -114,17 +126,3 @@ def autoencoder(
             units, activation=act, use_bias=use_bias, name=f"decoder_{i}"
         )(h)
     return keras.Model(inputs, h, name=name)
-
-
-def _sizes(sizes, argument):
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
-        raise TypeError(
-            f"autoencoder: `{argument}` must be a list of positive ints, "
-            f"got {sizes!r}."
-        )
-    sizes = [positive_int(v, argument, "autoencoder") for v in sizes]
-    if not sizes:
-        raise ValueError(
-            f"autoencoder: `{argument}` must not be empty, got {sizes!r}."
-        )
-    return sizes

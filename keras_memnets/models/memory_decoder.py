@@ -1,9 +1,14 @@
-"""memory_decoder: the research notes' memory / memory-informed network."""
+"""memory_decoder: a two-output memory / memory-informed decoder."""
 
 import keras
 
 from keras_memnets.layers.memory import MemoryLayer
 from keras_memnets.layers.memory_informed import MemoryInformedLayer
+from keras_memnets.utils.shapes import standardize_units
+from keras_memnets.utils.validation import boolean
+from keras_memnets.utils.validation import positive_int
+
+OWNER = "memory_decoder"
 
 
 def memory_decoder(
@@ -18,14 +23,13 @@ def memory_decoder(
     selection_regularizer=None,
     name="memory_decoder",
 ):
-    """Builds the notes' two-output memory / memory-informed decoder.
+    """Builds a decoder with a memory output and a memory-informed output.
 
-    The functional graph of the research notes (`mn = 10`, `dl = 6`,
-    `sl = 784` for MNIST):
+    The functional graph has two outputs computed from one selection
+    `F = softmax(Approximator[hidden_units, memory_size](x))`:
 
-    - `"memory"`: `F · sigmoid(M)` with the selection
-      `F = softmax(Approximator[hidden_units, memory_size](x))` and the learned
-      memory array `M` of shape `(memory_size, output_dim)`
+    - `"memory"`: `F · sigmoid(M)`, with the learned memory array `M` of
+      shape `(memory_size, output_dim)`
       (`keras_memnets.layers.MemoryLayer`, layer name `"memory_layer"`).
     - `"informed"`: `Σ_k F_k · sigmoid(Approximator[hidden_units,
       (memory_size, output_dim)](x))_k`
@@ -40,13 +44,10 @@ def memory_decoder(
     `keras_memnets.losses.OneMaxLoss`; otherwise the selection is reachable as
     `model.get_layer("memory_layer").output[1]`.
 
-    With the notes' sizes (`input_dim=6, output_dim=784, memory_size=10,
-    hidden_units=512`) `count_params()` is 4,042,058 (the notes' `NetSize`).
-
     Args:
-        input_dim: int. Features per input (the notes' `dl`).
-        output_dim: int or tuple of ints. Per-sample output shape (`sl`).
-        memory_size: int. Number of memory slots (`mn`).
+        input_dim: int. Features per input.
+        output_dim: int or tuple of ints. Per-sample output shape.
+        memory_size: int. Number of memory slots.
         hidden_units: int. Hidden width of both approximators.
         activation: str or callable. Their hidden activation.
         memory_activation: str or callable. Applied to the memory array.
@@ -54,8 +55,7 @@ def memory_decoder(
             candidates.
         return_selection: bool. Add the `"selection"` output.
         selection_regularizer: optional regularizer of the selection (for
-            example `keras_memnets.regularizers.OneMax(0.1)`, the notes'
-            1-max term).
+            example `keras_memnets.regularizers.OneMax(0.1)`).
         name: str. Name of the model.
 
     Returns:
@@ -71,8 +71,14 @@ def memory_decoder(
     ['informed', 'memory']
 
     Reference:
-        The guide "Memory networks" (`docs/guides/memory_networks.rst`).
+        The guide *Memory networks* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
+    input_dim = positive_int(input_dim, "input_dim", OWNER)
+    output_dim = standardize_units(output_dim, "output_dim", OWNER)
+    memory_size = positive_int(memory_size, "memory_size", OWNER)
+    hidden_units = positive_int(hidden_units, "hidden_units", OWNER)
+    return_selection = boolean(return_selection, "return_selection", OWNER)
     inputs = keras.Input((input_dim,), name="features")
     memory_output, selection = MemoryLayer(
         output_dim,

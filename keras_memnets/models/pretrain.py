@@ -41,9 +41,8 @@ def pretrain_memory_decoder(
 ):
     """Pretrains the memory layer and each memory-informed subnet, separately.
 
-    The research notes' untried idea "pretrain the memory layer and each
-    memory-informed subnet before connecting them", as a recipe in three
-    steps on a k-means partition of the targets:
+    A recipe in three steps on a k-means partition of the targets, run
+    before the two parts are trained together:
 
     1. k-means with `memory_size` clusters on the targets `y` (flattened);
        the centroids are written into the memory slots with
@@ -99,9 +98,9 @@ def pretrain_memory_decoder(
     [0.1, 0.9]
 
     Reference:
-        The guide "Memory networks" (`docs/guides/memory_networks.rst`),
-        which measures the recipe against the other fixes of a collapsed
-        selection.
+        The guide *Memory networks* on the docs site, which measures the
+        recipe against the other fixes of a collapsed selection,
+        https://keras-memnets.readthedocs.io/.
     """
     epochs = positive_int(epochs, "epochs", _OWNER)
     batch_size = positive_int(batch_size, "batch_size", _OWNER)

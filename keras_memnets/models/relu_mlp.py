@@ -7,6 +7,7 @@ import keras
 
 from keras_memnets.utils.validation import get_activation
 from keras_memnets.utils.validation import positive_int
+from keras_memnets.utils.validation import positive_int_list
 
 OWNER = "relu_mlp"
 
@@ -21,10 +22,10 @@ def relu_mlp(
 ):
     """Builds an MLP: `Dense` + activation per width, then a linear `Dense`.
 
-    With `widths=[8, 8, 8]` and scalar input and output this is the research
-    note's "RRnet" (`Dense(8) → ReLU → Dense(8) → ReLU → Dense(8) → ReLU →
-    Dense(1)`, 169 weights). Kernels are Glorot-uniform and biases zero,
-    Keras' `Dense` defaults.
+    With `widths=[8, 8, 8]` and scalar input and output this is
+    `Dense(8) → ReLU → Dense(8) → ReLU → Dense(8) → ReLU → Dense(1)`, 169
+    weights. Kernels are Glorot-uniform and biases zero, Keras' `Dense`
+    defaults.
 
     With `instances=k`, the model holds `k` independent copies of that MLP
     computed as one vectorised model (each layer an `EinsumDense` whose
@@ -34,8 +35,7 @@ def relu_mlp(
     instances axis (e.g. `mse` times `k`, or any loss with the default
     mean, since Adam is invariant to a constant gradient scale up to its
     `epsilon`), each instance follows exactly its own full-batch
-    trajectory, and one compiled step trains all of them; the guide
-    `docs/guides/weight_statistics.rst` measures the speed-up.
+    trajectory, and one compiled step trains all of them.
 
     Args:
         widths: list of ints. Hidden layer widths (may be empty).
@@ -62,14 +62,10 @@ def relu_mlp(
     (845, (None, 5, 1))
 
     Reference:
-        The guide `docs/guides/weight_statistics.rst`.
+        The guide *Weight statistics over training* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
-    if isinstance(widths, (int, str)) or not hasattr(widths, "__iter__"):
-        raise TypeError(
-            f"{OWNER}: `widths` must be a list of positive ints, got "
-            f"{widths!r}."
-        )
-    widths = [positive_int(w, "widths", OWNER) for w in widths]
+    widths = positive_int_list(widths, "widths", OWNER, min_length=0)
     input_dim = positive_int(input_dim, "input_dim", OWNER)
     output_dim = positive_int(output_dim, "output_dim", OWNER)
     if instances is not None:

@@ -23,13 +23,8 @@ def set_min_autoencoder(
 ):
     """Builds an autoencoder whose decoder has K variant heads.
 
-    The architecture follows the research note's building block, the
-    "ApproximatorLayer" (an activated linear layer into another linear
-    layer):
-
     - encoder: `Dense(hidden_units, activation)` then a linear
-      `Dense(latent_dim)` (the code, the note's `dl`), shared by all
-      variants;
+      `Dense(latent_dim)` (the code), shared by all variants;
     - decoder: `keras_memnets.layers.VariantHeads` with `num_variants`
       heads, each `Dense(hidden_units, activation)` then
       `Dense(input_dim, output_activation)`, computed batched;
@@ -80,8 +75,8 @@ def set_min_autoencoder(
     >>> model.compile("adam", loss=None)
 
     Reference:
-        The guide `docs/guides/set_min.rst` (an MNIST autoencoder with
-        `dl=10` trained with the set-min random loss).
+        The guide *Set-min random loss and K-variant networks* on the docs
+        site, https://keras-memnets.readthedocs.io/.
     """
     for arg, value in (
         ("input_dim", input_dim),

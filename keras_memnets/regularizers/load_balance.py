@@ -36,7 +36,7 @@ class LoadBalance(keras.regularizers.Regularizer):
     the first axis; all leading axes are pooled into rows): the loss that
     the layer adds is then `weight × term`, whatever the batch size, and the
     default `weight=1.0` puts the term on the scale of a reconstruction loss.
-    Call `term(x)` for the unscaled value.
+    Call `term(x)` for the unscaled value. A batch of 0 rows adds 0.
 
     Args:
         weight: float. Factor of the term, >= 0.
@@ -72,7 +72,9 @@ class LoadBalance(keras.regularizers.Regularizer):
 
     def __init__(self, weight=1.0, mode="switch"):
         name = type(self).__name__
-        self.weight = number_in_range(weight, "weight", name, low=0.0)
+        self.weight = number_in_range(
+            weight, "weight", name, low=0.0, finite=True
+        )
         self.mode = one_of(mode, "mode", name, self.MODES)
 
     def term(self, x):
@@ -80,17 +82,21 @@ class LoadBalance(keras.regularizers.Regularizer):
         x = ops.convert_to_tensor(x)
         # Computed in float32 so that float16 selections do not round it.
         x = ops.cast(x, "float32")
-        size = x.shape[-1]
-        if size is None:
+        if len(x.shape) < 2 or x.shape[-1] is None:
             raise ValueError(
-                "LoadBalance: the last axis of the selection must be known, "
-                f"got shape {tuple(x.shape)}."
+                "LoadBalance: `x` must have shape (batch, ..., memory_size) "
+                f"with a known last axis, got shape {tuple(x.shape)}."
             )
+        size = x.shape[-1]
         rows = ops.reshape(x, (-1, size))
-        mean = ops.mean(rows, axis=0)
+        # Means over the rows that give 0, not NaN, for a batch of 0 rows.
+        count = ops.cast(ops.shape(rows)[0], "float32")
+        mean = ops.divide_no_nan(ops.sum(rows, axis=0), count)
         if self.mode == "switch":
             winners = ops.one_hot(ops.argmax(rows, axis=-1), size)
-            fraction = ops.stop_gradient(ops.mean(winners, axis=0))
+            fraction = ops.stop_gradient(
+                ops.divide_no_nan(ops.sum(winners, axis=0), count)
+            )
             return size * ops.sum(fraction * mean)
         entropy = -ops.sum(mean * ops.log(ops.maximum(mean, 1e-12)))
         return ops.log(float(size)) - entropy

@@ -4,6 +4,9 @@ import keras
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.utils.selection import check_selection
+from keras_memnets.utils.selection import check_selection_shape
+from keras_memnets.utils.selection import row_max
 from keras_memnets.utils.validation import number_in_range
 
 
@@ -16,7 +19,8 @@ class OneMax(keras.regularizers.Regularizer):
     layer's `activity_regularizer`. Like Keras' `L1`/`L2`, the value is a sum
     over the rows; Keras divides an activity regularizer by the batch size
     (and `MemoryLayer` does the same for its selection), so the loss that is
-    added equals `weight * OneMaxLoss()(None, p)`.
+    added equals `weight * OneMaxLoss()(None, p)`. The input is checked as
+    `OneMaxLoss` checks it; a batch of 0 rows gives 0.
 
     Args:
         weight: float. Factor of the term, >= 0.
@@ -34,11 +38,14 @@ class OneMax(keras.regularizers.Regularizer):
     0.25
 
     Reference:
-        The guide "Memory networks" (`docs/guides/memory_networks.rst`).
+        The guide *Memory networks* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
 
     def __init__(self, weight=1.0):
-        self.weight = number_in_range(weight, "weight", "OneMax", low=0.0)
+        self.weight = number_in_range(
+            weight, "weight", "OneMax", low=0.0, finite=True
+        )
 
     def __call__(self, x):
         x = ops.convert_to_tensor(x)
@@ -46,7 +53,10 @@ class OneMax(keras.regularizers.Regularizer):
             # Under mixed precision the term is added to float32 losses;
             # TensorFlow refuses to sum float16 and float32 tensors.
             x = ops.cast(x, "float32")
-        return self.weight * ops.sum(1.0 - ops.max(x, axis=-1))
+        check_selection_shape(x.shape, None, "OneMax", "x")
+        return check_selection(
+            x, "OneMax", "x", value=self.weight * ops.sum(1.0 - row_max(x))
+        )
 
     def get_config(self):
         return {"weight": self.weight}

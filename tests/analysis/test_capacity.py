@@ -74,7 +74,7 @@ def reference_search(evaluate, sizes, latent, target, max_steps):
 
 
 @pytest.mark.parametrize("target", [0.0, 3.0, 20.0])
-def test_search_follows_the_notes_rule(target):
+def test_search_follows_its_rule(target):
     calls = []
 
     def value(sizes, latent):
@@ -128,5 +128,11 @@ def test_search_bad_arguments():
         model_dimension_search(3)
     with pytest.raises(ValueError, match="grow"):
         model_dimension_search(lambda sizes, latent: 0.0, grow="sideways")
-    with pytest.raises(ValueError, match="hidden width"):
+    with pytest.raises(ValueError, match="at least 2 positive ints"):
         model_dimension_search(lambda sizes, latent: 0.0, encoder_sizes=[784])
+    with pytest.raises(ValueError, match="`latent_growth` must be an int >= 2"):
+        model_dimension_search(lambda sizes, latent: 0.0, latent_growth=1)
+    with pytest.raises(TypeError, match="`max_steps` must be an int"):
+        model_dimension_search(lambda sizes, latent: 0.0, max_steps=2.0)
+    with pytest.raises(ValueError, match="`target` must be a number"):
+        model_dimension_search(lambda sizes, latent: 0.0, target=float("nan"))

@@ -60,10 +60,20 @@ def test_bad_input_names_the_function_and_argument():
         seed_verdict("c", [1.0], 0, "=")
     with pytest.raises(ValueError, match="seed_verdict.*rule"):
         seed_verdict("c", [1.0], 0, "<=", "most")
-    with pytest.raises(ValueError, match="mean_sd.*empty"):
+    with pytest.raises(ValueError, match="mean_sd: `values` must hold"):
         mean_sd([])
-    with pytest.raises(TypeError, match="seed_verdict.*threshold"):
+    with pytest.raises(TypeError, match="seed_verdict: `threshold`"):
         seed_verdict("c", [1.0], "high")
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf")])
+def test_a_threshold_that_is_not_finite_is_refused(threshold):
+    # A NaN threshold made every comparison False, an infinite one every
+    # comparison trivially true or false: neither is a stated threshold.
+    with pytest.raises(ValueError, match="seed_verdict: `threshold` must be"):
+        seed_verdict("c", [1.0], threshold)
+    with pytest.raises(ValueError, match="threshold_text: `threshold`"):
+        threshold_text(threshold)
 
 
 def test_undefined_values_are_shown_and_fail_the_claim():

@@ -97,17 +97,21 @@ def test_weight_statistics_of_a_model():
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match="matrix"):
+    with pytest.raises(ValueError, match="matrix_statistics: `w` must be"):
         analysis.matrix_statistics(np.ones(3))
     with pytest.raises(ValueError, match="NaN"):
         analysis.matrix_statistics(np.array([[1.0, np.nan], [0.0, 1.0]]))
     with pytest.raises(TypeError, match="real"):
         analysis.matrix_statistics(np.array([["a", "b"]]))
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="non-empty"):
         analysis.array_statistics([])
+    with pytest.raises(ValueError, match="array_statistics: `values`.*NaN"):
+        analysis.array_statistics([1.0, np.nan])
     model = keras_memnets.models.relu_mlp([4])
-    with pytest.raises(ValueError, match="no layer named 'nope'"):
+    with pytest.raises(ValueError, match="`layers` must name.*'nope'"):
         analysis.weight_statistics(model, layers=["nope"])
+    with pytest.raises(ValueError, match="variable_statistics: `variables`"):
+        analysis.variable_statistics([])
 
 
 def test_histogram_matrix():
@@ -116,3 +120,26 @@ def test_histogram_matrix():
     assert counts.shape == (2, 40)
     assert counts[0].sum() == 3 and counts[1].sum() == 2  # 10 is outside
     assert counts[0, 20] == 2 and counts[0, 0] == 1
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0, 2)])
+def test_empty_matrix_is_refused(shape):
+    # Before: a (0, 3) matrix gave numerical rank 0 and no error.
+    with pytest.raises(ValueError, match="matrix_statistics: `w` must be a"):
+        analysis.matrix_statistics(np.zeros(shape))
+
+
+def test_variable_statistics_equals_weight_statistics():
+    model = keras_memnets.models.relu_mlp([4, 3])
+    variables = analysis.selected_variables(model, ["hidden_2", "output"])
+    assert [v.path for v in variables] == [
+        "hidden_2/kernel",
+        "hidden_2/bias",
+        "output/kernel",
+        "output/bias",
+    ]
+    by_variables = analysis.variable_statistics(variables)
+    by_model = analysis.weight_statistics(model, ["hidden_2", "output"])
+    assert sorted(by_variables) == sorted(by_model)
+    for key in by_model:
+        assert by_variables[key]["variance"] == by_model[key]["variance"]

@@ -64,11 +64,36 @@ def test_a_reset_streak_restarts_the_count():
     assert cb.converged_epoch == 6
 
 
-def test_nan_resets_and_zero_previous():
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_loss_stops_training_and_says_why(bad):
+    # Before: a NaN reset the count and training ran on, never stopping.
     cb = ConvergenceStopping(rel_tol=0.01, patience=2)
-    assert drive(cb, [1.0, 1.0, float("nan"), 1.0, 1.0, 1.0]) == 5
+    with pytest.warns(UserWarning, match="`loss` is (nan|inf) at epoch 2"):
+        assert drive(cb, [1.0, 1.0, bad, 1.0, 1.0, 1.0]) == 2
+    assert cb.stopped_epoch == 2
+    assert cb.converged_epoch is None and cb.converged_value is None
+    # Recording only: it warns and goes on.
+    cb = ConvergenceStopping(rel_tol=0.01, patience=2, stop_training=False)
+    with pytest.warns(UserWarning, match="records it"):
+        assert drive(cb, [1.0, bad, 1.0, 1.0, 1.0]) is None
+    assert cb.stopped_epoch is None and cb.converged_epoch == 4
+
+
+def test_a_nan_loss_stops_a_real_fit():
+    x = np.ones((8, 2), "float32")
+    y = np.full((8, 2), np.nan, "float32")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    cb = ConvergenceStopping()
+    with pytest.warns(UserWarning, match="training diverged"):
+        history = model.fit(x, y, epochs=5, verbose=0, callbacks=[cb])
+    assert len(history.history["loss"]) == 1 and cb.stopped_epoch == 0
+
+
+def test_zero_previous():
     cb = ConvergenceStopping(rel_tol=0.01, patience=1)
     assert drive(cb, [0.0, 0.1, 0.0, 0.0]) == 3
+    assert cb.stopped_epoch == 3
 
 
 def test_record_only_and_missing_monitor():

@@ -157,12 +157,17 @@ def test_missing_layer_is_a_clear_error():
 @pytest.mark.parametrize(
     "kwargs,error,match",
     [
-        ({"schedule": []}, ValueError, "must not be empty"),
+        ({"schedule": []}, ValueError, "at least one \\(duration"),
         ({"schedule": 3}, TypeError, "list of \\(duration, value\\)"),
         ({"schedule": [(1, 2, 3)]}, ValueError, "pair"),
-        ({"schedule": [(0, 1.0)]}, ValueError, "durations must be > 0"),
+        (
+            {"schedule": [(0, 1.0)]},
+            ValueError,
+            "`schedule` must be a number in \\(0",
+        ),
         ({"schedule": [(1.5, 1.0)]}, ValueError, "whole numbers of epochs"),
-        ({"schedule": [(1, -1.0)]}, ValueError, ">= 0"),
+        ({"schedule": [(1, -1.0)]}, ValueError, "in \\[0.0, inf\\)"),
+        ({"schedule": [(1, float("nan"))]}, ValueError, "`schedule`"),
         ({"schedule": [(1, "a")]}, TypeError, "must be a number"),
         ({"schedule": [(1, 1.0)], "unit": "hours"}, ValueError, "unit"),
         ({"schedule": [(1, 1.0)], "layer": 3}, TypeError, "layer"),

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
+from keras_memnets import analysis
 from keras_memnets import callbacks
 from keras_memnets import layers
-from keras_memnets import metrics
 from keras_memnets import models
 
 
@@ -33,7 +33,7 @@ def test_logs_match_selection_report_after_each_epoch():
     )
     # The last epoch's logs hold the report of the final weights.
     layer = model.get_layer("memory_layer")
-    expected = metrics.selection_report(
+    expected = analysis.selection_report(
         keras.ops.convert_to_numpy(layer.compute_selection(x[:48])),
         labels[:48],
     )
@@ -64,7 +64,7 @@ def test_layer_behind_other_layers_keys_prefix_and_frequency():
     history = model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
     assert len(history.history["m_argmax_perplexity"]) == 1  # epoch 2 only
     code_x = model.get_layer("encoder")(x)
-    expected = metrics.selection_report(
+    expected = analysis.selection_report(
         keras.ops.convert_to_numpy(memory.compute_selection(code_x))
     )
     assert history.history["m_argmax_perplexity"][0] == pytest.approx(

@@ -124,6 +124,10 @@ def test_bad_arguments():
         WeightHistory(unit="seconds")
     with pytest.raises(ValueError, match="`bins`"):
         WeightHistory(bins=[1.0, 0.0])
+    with pytest.raises(ValueError, match="`bins`"):
+        WeightHistory(bins=[0.0, np.nan, 1.0])
+    with pytest.raises(TypeError, match="`keep_weights`"):
+        WeightHistory(keep_weights="yes")
     with pytest.raises(ValueError, match="`tolerance`"):
         WeightHistory(tolerance=-1.0)
     with pytest.raises(TypeError, match="`alpha_min_size`"):
@@ -134,7 +138,7 @@ def test_bad_arguments():
         WeightHistory(log_dir=3)
     model = _model()
     x, y = keras_memnets.datasets.piecewise_steps(20, seed=0)
-    with pytest.raises(ValueError, match="no layer named 'nope'"):
+    with pytest.raises(ValueError, match="`layers` must name.*'nope'"):
         model.fit(
             x,
             y,

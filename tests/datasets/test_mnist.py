@@ -124,6 +124,20 @@ def test_unknown_source():
         load_mnist(source="internet")
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", None, "nope"])
+def test_normalize_needs_a_float_dtype(dtype):
+    # Before: int8 overflowed (255 -> -1) and int32 rounded every pixel to 0.
+    with pytest.raises(ValueError, match="load_mnist: `dtype` must be a"):
+        load_mnist(source="bundled", normalize=True, dtype=dtype)
+
+
+def test_flags_must_be_bools():
+    with pytest.raises(TypeError, match="load_mnist: `normalize`"):
+        load_mnist(source="bundled", normalize="yes")
+    with pytest.raises(TypeError, match="load_mnist: `flatten`"):
+        load_mnist(source="bundled", flatten=1)
+
+
 def test_damaged_file_names_file_and_checksum(tmp_path, monkeypatch):
     damaged = tmp_path / "mnist10k.npz"
     shutil.copy(mnist._bundled_path(), damaged)

@@ -27,3 +27,6 @@ def test_bad_arguments():
         keras_memnets.datasets.piecewise_steps(10, low=float("nan"))
     with pytest.raises(ValueError, match="low < high"):
         keras_memnets.datasets.piecewise_steps(10, low=1.0, high=0.0)
+    # Before: an infinite end drew infinite or NaN inputs.
+    with pytest.raises(ValueError, match="piecewise_steps: `high`"):
+        keras_memnets.datasets.piecewise_steps(10, high=float("inf"))

@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 
 from keras_memnets.losses import OneMaxLoss
 
@@ -73,3 +74,40 @@ def test_trains_a_selection_towards_one_hot():
     x = np.random.default_rng(2).normal(size=(32, 3)).astype("float32")
     history = model.fit(x, np.zeros((32, 4)), epochs=20, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0] - 0.05
+
+
+def test_rank_one_input_is_refused_statically():
+    # Before: the maximum of the whole vector, as if one row.
+    with pytest.raises(ValueError, match=r"OneMaxLoss: `y_pred` must have"):
+        OneMaxLoss()(None, np.array([0.5, 0.5], "float32"))
+
+
+@pytest.mark.parametrize(
+    "rows", [[[3.0, 1.0]], [[0.5, 0.2]], [[1.5, -0.5]]], ids=str
+)
+def test_rows_that_are_not_distributions_raise(rows):
+    # Before: 1 - max of [3, 1] was -2, a loss below its minimum of 0.
+    with pytest.raises(ValueError, match="OneMaxLoss: `y_pred` must hold"):
+        OneMaxLoss()(None, np.array(rows, "float32"))
+
+
+def test_unnormalised_input_fails_the_compiled_step():
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(4)(inputs))  # no softmax
+    model.compile("sgd", OneMaxLoss())
+    x = np.ones((8, 3), "float32")
+    with pytest.raises(Exception, match="OneMaxLoss: `y_pred` must hold"):
+        model.fit(x, np.zeros((8, 4)), epochs=1, verbose=0)
+
+
+def test_nan_rows_give_a_nan_loss_not_an_error():
+    p = np.array([[np.nan, 0.5], [1.0, 0.0]], "float32")
+    assert np.isnan(float(_np(OneMaxLoss()(None, p))))
+
+
+def test_batch_of_zero_rows():
+    # Before: Keras' max refused the empty batch on TensorFlow and torch.
+    value = _np(OneMaxLoss()(None, np.zeros((0, 4), "float32")))
+    assert value.size == 0 or float(value) == 0.0
+    per = OneMaxLoss(reduction=None)(None, np.zeros((0, 4), "float32"))
+    assert tuple(per.shape) == (0,)

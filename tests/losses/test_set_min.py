@@ -377,3 +377,13 @@ def test_k_equal_one_fails_clearly_in_fit():
     model.compile("sgd", loss=SetMinLoss())
     with pytest.raises(ValueError, match="SetMinLoss.*at least 2 variants"):
         model.fit(np.zeros((4, 3)), np.zeros((4, 2)), verbose=0)
+
+
+@pytest.mark.parametrize("log_std", [0.0, 1.0])
+def test_batch_of_zero_rows_gives_an_empty_loss(log_std):
+    loss = SetMinLoss(log_std=log_std, seed=0)
+    y_true = np.zeros((0, 3), "float32")
+    y_pred = np.zeros((0, 2, 3), "float32")
+    value = keras.ops.convert_to_numpy(loss(y_true, y_pred))
+    assert value.size == 0 or float(value) == 0.0
+    assert tuple(loss.variant_losses(y_true, y_pred).shape) == (0, 2)

@@ -1,5 +1,7 @@
 """SummedBinaryCrossentropy against a numpy formula."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -77,3 +79,55 @@ def test_config_round_trip():
 def test_bad_from_logits():
     with pytest.raises(TypeError, match="SummedBinaryCrossentropy"):
         SummedBinaryCrossentropy(from_logits="yes")
+
+
+MESSAGE = "SummedBinaryCrossentropy: `y_true` must hold targets in [0, 1]"
+
+
+@pytest.mark.parametrize("scale", [255.0, -1.0, np.nan])
+def test_targets_outside_zero_one_raise_eagerly(scale):
+    # Before: 0-255 targets gave a plausible number on TensorFlow and JAX
+    # and a raw torch error on PyTorch.
+    y = np.array([[0.0, 0.5, 1.0]], "float32") * np.float32(scale)
+    p = np.array([[0.2, 0.5, 0.9]], "float32")
+    with pytest.raises(ValueError, match=re.escape(MESSAGE)):
+        SummedBinaryCrossentropy()(y, p)
+
+
+def test_targets_outside_zero_one_fail_the_compiled_step():
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(3, activation="sigmoid")]
+    )
+    model.compile("sgd", SummedBinaryCrossentropy())
+    x = np.ones((4, 3), "float32")
+    y = np.full((4, 3), 255.0, "float32")
+    # ValueError (eager, torch), InvalidArgumentError (tf.function) or
+    # JaxRuntimeError (jax.jit): each carries the message.
+    with pytest.raises(Exception, match=re.escape(MESSAGE)):
+        model.fit(x, y, epochs=1, verbose=0)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="XLA on TensorFlow only"
+)
+def test_under_xla_a_bad_batch_gives_a_nan_loss_not_a_number():
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(3, activation="sigmoid")]
+    )
+    model.compile("sgd", SummedBinaryCrossentropy(), jit_compile=True)
+    y = np.full((4, 3), 255.0, "float32")
+    loss = model.evaluate(np.ones((4, 3)), y, verbose=0)
+    assert np.isnan(loss)
+
+
+def test_shapes_must_match():
+    with pytest.raises(ValueError, match="SummedBinaryCrossentropy: `y_true`"):
+        SummedBinaryCrossentropy()(np.zeros((4,)), np.zeros((4, 1)))
+
+
+def test_batch_of_zero_rows_gives_an_empty_or_zero_loss():
+    empty = np.zeros((0, 5), "float32")
+    value = keras.ops.convert_to_numpy(SummedBinaryCrossentropy()(empty, empty))
+    assert value.size == 0 or float(value) == 0.0
+    per = SummedBinaryCrossentropy(reduction=None)(empty, empty)
+    assert tuple(per.shape) == (0,)

@@ -31,18 +31,30 @@ def test_perplexity_matches_numpy_over_batches():
     p = allp.mean(0)
     expected = np.exp(-np.sum(p * np.log(p)))
     m = metrics.SelectionPerplexity(6)
-    np.testing.assert_allclose(_feed(m, batches), expected / 6, rtol=1e-5)
-    plain = metrics.SelectionPerplexity(6, normalize=False)
-    np.testing.assert_allclose(_feed(plain, batches), expected, rtol=1e-5)
+    np.testing.assert_allclose(_feed(m, batches), expected, rtol=1e-5)
     m.reset_state()
     assert _np(m.result()) == 0.0
-    # Even use of one-hot selections: perplexity 1; one slot only: 1/k.
+    # Even use of one-hot selections: all 6 slots; one slot only: 1.
     assert _feed(m, [np.eye(6, dtype="float32")]) == pytest.approx(
-        1.0, rel=1e-6
+        6.0, rel=1e-6
     )
     m.reset_state()
     one_slot = np.tile(np.eye(6, dtype="float32")[:1], (5, 1))
-    assert _feed(m, [one_slot]) == pytest.approx(1 / 6, rel=1e-6)
+    assert _feed(m, [one_slot]) == pytest.approx(1.0, rel=1e-6)
+
+
+def test_perplexity_normalize_is_deprecated_and_keeps_the_fraction():
+    batches = [_selections(0)]
+    p = batches[0].mean(0)
+    expected = np.exp(-np.sum(p * np.log(p)))
+    with pytest.warns(DeprecationWarning, match="`normalize` is deprecated"):
+        m = metrics.SelectionPerplexity(6, normalize=True)
+    np.testing.assert_allclose(_feed(m, batches), expected / 6, rtol=1e-5)
+    # A saved metric of the former default reloads as it was.
+    with pytest.warns(DeprecationWarning):
+        again = metrics.SelectionPerplexity.from_config(m.get_config())
+    assert again.normalize is True
+    assert metrics.SelectionPerplexity(6).get_config()["normalize"] is None
 
 
 def _argmax_share(selection, weights=None):
@@ -123,7 +135,7 @@ def test_metrics_attach_to_a_selection_output_in_compile():
     mean = p.mean(0)
     key = [k for k in result if "perplexity" in k][0]
     np.testing.assert_allclose(
-        result[key], np.exp(-np.sum(mean * np.log(mean))) / 4, rtol=1e-4
+        result[key], np.exp(-np.sum(mean * np.log(mean))), rtol=1e-4
     )
 
 
@@ -136,63 +148,16 @@ def test_bad_arguments():
         metrics.DeadSlots(4, threshold=1.5)
     with pytest.raises(ValueError, match="SlotsForMass.*mass"):
         metrics.SlotsForMass(4, mass=0.0)
-    with pytest.raises(ValueError, match="SelectionPerplexity.*memory_size=4"):
+    with pytest.raises(
+        ValueError, match=r"SelectionPerplexity: `y_pred` must have shape"
+    ):
         metrics.SelectionPerplexity(4).update_state(
             None, np.zeros((2, 3), "float32")
         )
-
-
-def _mi_reference(slots, labels):
-    """I = H(slot) + H(label) - H(slot, label), in nats."""
-
-    def entropy(counts):
-        p = counts[counts > 0] / counts.sum()
-        return -np.sum(p * np.log(p))
-
-    _, joint_counts = np.unique(
-        np.stack([slots, labels]), axis=1, return_counts=True
-    )
-    return (
-        entropy(np.unique(slots, return_counts=True)[1])
-        + entropy(np.unique(labels, return_counts=True)[1])
-        - entropy(joint_counts)
-    )
-
-
-def test_mutual_information_matches_entropy_identity():
-    rng = np.random.default_rng(8)
-    labels = rng.integers(0, 10, size=500)
-    slots = np.where(rng.random(500) < 0.6, labels % 4, rng.integers(0, 4, 500))
-    selection = np.eye(4)[slots] * 0.7 + 0.3 / 4
-    mi = metrics.slot_label_mutual_information(selection, labels)
-    np.testing.assert_allclose(mi, _mi_reference(slots, labels), rtol=1e-10)
-    h_label = _mi_reference(labels, labels)
-    np.testing.assert_allclose(
-        metrics.slot_label_mutual_information(slots, labels, normalized=True),
-        mi / h_label,
-        rtol=1e-10,
-    )
-    # Independent slots and labels: ~0; slot determines label: H(label).
-    assert (
-        metrics.slot_label_mutual_information(np.zeros(50, int), labels[:50])
-        == 0.0
-    )
-    np.testing.assert_allclose(
-        metrics.slot_label_mutual_information(labels, labels),
-        h_label,
-        rtol=1e-10,
-    )
-
-
-def test_mutual_information_bad_inputs():
-    with pytest.raises(
-        ValueError, match="slot_label_mutual_information.*same number"
-    ):
-        metrics.slot_label_mutual_information(np.zeros((3, 2)), np.zeros(4))
-    with pytest.raises(
-        TypeError, match="slot_label_mutual_information.*integer"
-    ):
-        metrics.slot_label_mutual_information(np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="MeanMaxSelection: `y_pred`"):
+        metrics.MeanMaxSelection().update_state(None, np.zeros(3, "float32"))
+    with pytest.raises(TypeError, match="SelectionPerplexity: `normalize`"):
+        metrics.SelectionPerplexity(4, normalize="yes")
 
 
 def _our_warnings(record):
@@ -253,3 +218,72 @@ def test_logits_warn_once_in_fit():
         )
     assert len(_our_warnings(record)) == 1
     assert "selection_perplexity" in history.history
+
+
+SELECTION_METRICS = [
+    lambda: metrics.SelectionPerplexity(4),
+    lambda: metrics.DeadSlots(4),
+    lambda: metrics.SlotsForMass(4),
+    lambda: metrics.MeanMaxSelection(),
+]
+
+
+@pytest.mark.parametrize("metric", SELECTION_METRICS)
+def test_non_finite_rows_are_excluded(metric):
+    # Before, a NaN row counted as a sample (its argmax as slot 0), so the
+    # perplexity of [slot 0, slot 1, NaN] read as that of three samples.
+    import warnings
+
+    finite = np.array(
+        [[1.0, 0, 0, 0], [0, 0.9, 0.1, 0], [0, 0, 0.2, 0.8]], "float32"
+    )
+    bad = np.array([[np.nan] * 4, [0.5, np.inf, 0, 0]], "float32")
+    reference = metric()
+    reference.update_state(None, finite)
+    m = metric()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        m.update_state(None, np.concatenate([finite[:2], bad, finite[2:]]))
+        value = _np(m.result())
+    assert np.isfinite(value)
+    assert value == pytest.approx(_np(reference.result()), rel=1e-6)
+    found = [w for w in record if "excluded" in str(w.message)]
+    assert len(found) == 1 and "2 selection rows" in str(found[0].message)
+    # Only non-finite rows: no sample, the value of an empty metric.
+    empty = metric()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        empty.update_state(None, bad)
+        assert _np(empty.result()) == 0.0
+
+
+@pytest.mark.parametrize("metric", SELECTION_METRICS)
+def test_batch_of_zero_rows_adds_nothing(metric):
+    m = metric()
+    m.update_state(None, np.zeros((0, 4), "float32"))
+    assert _np(m.result()) == 0.0
+    m.update_state(None, np.eye(4, dtype="float32")[:2])
+    reference = metric()
+    reference.update_state(None, np.eye(4, dtype="float32")[:2])
+    assert _np(m.result()) == pytest.approx(_np(reference.result()))
+
+
+def test_non_finite_rows_are_excluded_in_fit():
+    # Compiled on every backend: the rows of a NaN input give a NaN
+    # selection, which the metric leaves out.
+    inputs = keras.Input((3,))
+    selection = keras.layers.Dense(4, activation="softmax", name="selection")(
+        inputs
+    )
+    model = keras.Model(inputs, selection)
+    model.compile(loss="mse", metrics=[metrics.SelectionPerplexity(4)])
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    clean = model.evaluate(x[:6], np.zeros((6, 4)), verbose=0, return_dict=True)
+    x[6:] = np.nan
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dirty = model.evaluate(x, np.zeros((8, 4)), verbose=0, return_dict=True)
+    key = [k for k in clean if "perplexity" in k][0]
+    assert dirty[key] == pytest.approx(clean[key], rel=1e-5)

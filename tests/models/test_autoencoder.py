@@ -60,7 +60,7 @@ NOTE_ARCHITECTURES = [
 
 
 @pytest.mark.parametrize("sizes,latent", NOTE_ARCHITECTURES)
-def test_notes_placement_matches_the_notes_code(sizes, latent):
+def test_linear_after_code_matches_the_reference_code(sizes, latent):
     model = autoencoder(sizes, latent)
     expected = note_layers(sizes, latent, list(reversed(sizes)))
     assert keras_layers(model) == expected
@@ -121,7 +121,7 @@ def test_decoder_sizes_no_bias_and_output_activation():
     assert not any(layer.use_bias for layer in dense)
     assert model.count_params() == 12 * 8 + 8 * 2 + 2 * 5 + 5 * 7 + 7 * 12
     assert dense[-1].activation is keras.activations.linear
-    # notes placement: decoder_0 is linear, decoder_1 is activated.
+    # linear_after_code: decoder_0 is linear, decoder_1 is activated.
     assert dense[2].activation is keras.activations.linear
     assert dense[3].activation is keras.activations.relu
     assert relu_layers([12, 8], decoder_sizes=[5, 7, 12]) == [8, 7]
@@ -142,7 +142,7 @@ def test_forward_pass_matches_numpy():
     np.testing.assert_allclose(y, h, rtol=1e-5, atol=1e-6)
 
 
-def test_matches_the_notes_torch_module():
+def test_matches_the_reference_torch_module():
     torch = pytest.importorskip("torch")
     nn = torch.nn
     sizes, latent = [20, 8, 6], 4
@@ -212,3 +212,14 @@ def test_numpy_ints_are_accepted():
         np.array([8, 4]), np.int64(2), decoder_sizes=(np.int32(4), 8)
     )
     assert model.output_shape == (None, 8)
+
+
+def test_placement_notes_is_a_deprecated_name_of_linear_after_code():
+    with pytest.warns(DeprecationWarning, match="'linear_after_code'"):
+        old = autoencoder([10, 8], 3, relu_placement="notes")
+    new = autoencoder([10, 8], 3, relu_placement="linear_after_code")
+    assert keras_layers(old) == keras_layers(new)
+    with pytest.warns(DeprecationWarning, match="relu_layers"):
+        assert relu_layers([10, 8, 6], "notes") == relu_layers([10, 8, 6])
+    with pytest.raises(ValueError, match="autoencoder: `relu_placement`"):
+        autoencoder([10, 8], 3, relu_placement="note")

@@ -96,6 +96,32 @@ def test_training_both_outputs_lowers_both_losses():
     )
 
 
-def test_bad_memory_size_is_named():
-    with pytest.raises(ValueError, match="MemoryLayer.*memory_size"):
-        models.memory_decoder(4, 8, memory_size=0)
+@pytest.mark.parametrize(
+    "kwargs,error,argument",
+    [
+        (dict(input_dim=0, output_dim=8), ValueError, "input_dim"),
+        (dict(input_dim=4, output_dim=0), ValueError, "output_dim"),
+        (dict(input_dim=4, output_dim=(4, 0)), ValueError, "output_dim"),
+        (
+            dict(input_dim=4, output_dim=8, memory_size=0),
+            ValueError,
+            "memory_size",
+        ),
+        (
+            dict(input_dim=4, output_dim=8, hidden_units=0),
+            ValueError,
+            "hidden_units",
+        ),
+        (dict(input_dim=4.0, output_dim=8), TypeError, "input_dim"),
+        (
+            dict(input_dim=4, output_dim=8, return_selection=1),
+            TypeError,
+            "return_selection",
+        ),
+    ],
+)
+def test_bad_arguments_name_the_builder_and_argument(kwargs, error, argument):
+    # Before: input_dim=0 built a model, and output_dim=0 blamed
+    # `MemoryLayer.units`.
+    with pytest.raises(error, match=f"memory_decoder: .*`{argument}`"):
+        models.memory_decoder(**kwargs)

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from keras_memnets.analysis import best_variant
 from keras_memnets.losses import SetMinLoss
-from keras_memnets.metrics import best_variant
 from keras_memnets.models import set_min_autoencoder
 
 

@@ -155,3 +155,17 @@ def test_config_round_trip():
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         LoadBalance(**kwargs)
+
+
+@pytest.mark.parametrize("mode", ["switch", "entropy"])
+def test_batch_of_zero_rows_adds_zero_not_nan(mode):
+    # Before: the mean over no rows was NaN, and 0 x NaN is NaN.
+    reg = LoadBalance(mode=mode)
+    empty = np.zeros((0, 4), "float32")
+    assert float(keras.ops.convert_to_numpy(reg(empty))) == 0.0
+    assert np.isfinite(float(keras.ops.convert_to_numpy(reg.term(empty))))
+
+
+def test_rank_one_input_is_refused():
+    with pytest.raises(ValueError, match="LoadBalance: `x` must have shape"):
+        LoadBalance().term(np.array([0.5, 0.5], "float32"))

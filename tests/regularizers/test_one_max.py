@@ -51,3 +51,16 @@ def test_gradient_reaches_only_the_max_entry():
 def test_bad_weight(weight, error):
     with pytest.raises(error, match="OneMax.*weight"):
         OneMax(weight)
+
+
+def test_batch_of_zero_rows_adds_zero():
+    # Before: Keras' max refused the empty batch on TensorFlow and torch.
+    value = OneMax(2.0)(np.zeros((0, 3), "float32"))
+    assert float(keras.ops.convert_to_numpy(value)) == 0.0
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="OneMax: `x` must have shape"):
+        OneMax()(np.array([0.5, 0.5], "float32"))
+    with pytest.raises(ValueError, match="OneMax: `x` must hold probability"):
+        OneMax()(np.array([[2.0, 1.0]], "float32"))

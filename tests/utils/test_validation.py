@@ -1,15 +1,24 @@
 """Shared argument checks: one exception policy and one message style."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
 
 from keras_memnets.utils.shapes import standardize_units
+from keras_memnets.utils.validation import boolean
+from keras_memnets.utils.validation import check_values
+from keras_memnets.utils.validation import deprecated_value
+from keras_memnets.utils.validation import float_dtype
 from keras_memnets.utils.validation import get_activation
+from keras_memnets.utils.validation import int_in_range
 from keras_memnets.utils.validation import non_negative_int
 from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import one_of
 from keras_memnets.utils.validation import positive_int
+from keras_memnets.utils.validation import positive_int_list
+from keras_memnets.utils.validation import string
 
 
 def test_positive_int_returns_a_python_int():
@@ -99,3 +108,93 @@ def test_standardize_units():
         standardize_units((2, 2.5), "units", "L")
     with pytest.raises(ValueError, match="L: every entry of `units`"):
         standardize_units((2, 0), "units", "L")
+
+
+def test_int_in_range():
+    assert int_in_range(np.int8(2), "k", "M", low=2) == 2
+    with pytest.raises(ValueError, match=r"M: `k` must be an int in \[0, 3\]"):
+        int_in_range(4, "k", "M", low=0, high=3)
+    with pytest.raises(TypeError, match="M: `k` must be an int >= 1"):
+        int_in_range(True, "k", "M", low=1)
+
+
+def test_finite_numbers_and_booleans_and_strings():
+    assert number_in_range(2, "x", "O", finite=True) == 2.0
+    with pytest.raises(ValueError, match="O: `x` must be a finite number"):
+        number_in_range(float("inf"), "x", "O", finite=True)
+    with pytest.raises(ValueError, match=r"in \[0, inf\), got inf"):
+        number_in_range(float("inf"), "x", "O", low=0, finite=True)
+    assert boolean(np.bool_(True), "flag", "O") is True
+    with pytest.raises(TypeError, match="O: `flag` must be a bool, got 1"):
+        boolean(1, "flag", "O")
+    assert string(None, "name", "O", optional=True) is None
+    with pytest.raises(TypeError, match="O: `name` must be a str, got 3"):
+        string(3, "name", "O")
+
+
+def test_float_dtype():
+    assert float_dtype(np.float16, "dtype", "O") == "float16"
+    for bad in ("int8", None, "nope"):
+        with pytest.raises(ValueError, match="O: `dtype` must be a floating"):
+            float_dtype(bad, "dtype", "O")
+
+
+def test_deprecated_value_warns_and_maps():
+    with pytest.warns(DeprecationWarning, match="O: `mode='old'` is deprec"):
+        assert deprecated_value("old", "mode", "O", {"old": "new"}) == "new"
+    assert deprecated_value("new", "mode", "O", {"old": "new"}) == "new"
+
+
+MESSAGE = "Owner: `x` must hold values in [0, 1], got values outside."
+
+
+def _checked(x):
+    x = keras.ops.convert_to_tensor(x)
+    ok = keras.ops.logical_and(x >= 0.0, x <= 1.0)
+    return check_values(ok, MESSAGE, keras.ops.sum(x))
+
+
+def test_check_values_raises_eagerly_and_passes_values_through():
+    assert float(_checked(np.array([0.25, 0.5]))) == 0.75
+    assert float(_checked(np.zeros((0,)))) == 0.0  # no rows: nothing wrong
+    with pytest.raises(ValueError, match=re.escape(MESSAGE)):
+        _checked(np.array([0.5, 2.0]))
+    # A symbolic tensor is not checked.
+    check_values(keras.KerasTensor((None, 2), "bool"), MESSAGE)
+
+
+def test_check_values_fails_a_compiled_function():
+    backend = keras.backend.backend()
+    bad = np.array([0.5, 2.0], "float32")
+    if backend == "jax":
+        import jax
+
+        with pytest.raises(Exception, match=re.escape(MESSAGE)):
+            jax.block_until_ready(jax.jit(_checked)(bad))
+        assert float(jax.jit(_checked)(np.ones(2, "float32"))) == 2.0
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=re.escape(MESSAGE)
+        ):
+            tf.function(_checked)(bad)
+        # XLA drops assertions: the value turns NaN instead.
+        assert np.isnan(float(tf.function(_checked, jit_compile=True)(bad)))
+        assert float(tf.function(_checked, jit_compile=True)(bad[:1])) == 0.5
+    else:
+        with pytest.raises(ValueError, match=re.escape(MESSAGE)):
+            _checked(bad)
+
+
+def test_positive_int_list():
+    assert positive_int_list(np.array([3, 2]), "sizes", "B") == [3, 2]
+    assert positive_int_list([], "widths", "B", min_length=0) == []
+    with pytest.raises(TypeError, match="B: `sizes` must be a list of"):
+        positive_int_list("32", "sizes", "B")
+    with pytest.raises(TypeError, match="B: `sizes`"):
+        positive_int_list([3, 2.0], "sizes", "B")
+    with pytest.raises(ValueError, match="at least 2 positive ints, got"):
+        positive_int_list([3], "sizes", "B", min_length=2)
+    with pytest.raises(ValueError, match=r"got \[3, 0\]"):
+        positive_int_list([3, 0], "sizes", "B")

@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("keras_tuner")
 
 import keras_memnets
-from tests.analysis.sweep_script import GRID
+from tests.tuners.sweep_script import GRID
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "sweep_script.py")
 GRID_SIZE = 4
@@ -59,7 +59,7 @@ def test_resume_after_interrupt_runs_no_trial_twice(tmp_path):
     x = np.random.default_rng(0).random((64, 16)).astype("float32")
 
     def search(callbacks):
-        tuner = keras_memnets.analysis.capacity_tuner(
+        tuner = keras_memnets.tuners.capacity_tuner(
             [[16, 8]],
             [2, 4, 8],
             seeds=[0],
@@ -86,7 +86,7 @@ def test_resume_after_interrupt_runs_no_trial_twice(tmp_path):
     assert starts == {"0": 1, "1": 2, "2": 1}
     assert ends == {"0": 1, "1": 1, "2": 1}
 
-    rows = keras_memnets.analysis.sweep_results(tuner)
+    rows = keras_memnets.tuners.sweep_results(tuner)
     assert [r["status"] for r in rows] == ["COMPLETED"] * 3
     assert [(r["architecture"], r["latent_dim"]) for r in rows] == [
         ("16-8", 2),
@@ -112,8 +112,8 @@ def test_resume_after_interrupt_runs_no_trial_twice(tmp_path):
     # Export: JSONL and CSV hold the same rows; plots are written.
     out = tmp_path / "out"
     out.mkdir()
-    keras_memnets.analysis.write_results(rows, str(out / "s.jsonl"))
-    keras_memnets.analysis.write_results(rows, str(out / "s.csv"))
+    keras_memnets.tuners.write_results(rows, str(out / "s.jsonl"))
+    keras_memnets.tuners.write_results(rows, str(out / "s.csv"))
     with open(out / "s.jsonl") as f:
         assert [json.loads(line) for line in f] == rows
     with open(out / "s.csv") as f:
@@ -121,10 +121,10 @@ def test_resume_after_interrupt_runs_no_trial_twice(tmp_path):
     assert [float(t["train_loss"]) for t in table] == pytest.approx(
         [r["train_loss"] for r in rows]
     )
-    paths = keras_memnets.analysis.plot_sweep(rows, str(out))
+    paths = keras_memnets.tuners.plot_sweep(rows, str(out))
     assert all(os.path.getsize(p) > 1000 for p in paths) and len(paths) == 2
     with pytest.raises(ValueError, match="jsonl or .csv"):
-        keras_memnets.analysis.write_results(rows, str(out / "s.txt"))
+        keras_memnets.tuners.write_results(rows, str(out / "s.txt"))
 
 
 def _env(**extra):
@@ -176,10 +176,10 @@ def test_resume_after_kill_in_a_subprocess(tmp_path):
     for trial_id in done_before:
         assert starts[trial_id] == 1, "a completed trial ran again"
     assert starts[killed[0]] == 2
-    tuner = keras_memnets.analysis.capacity_tuner(
+    tuner = keras_memnets.tuners.capacity_tuner(
         directory=directory, project_name="sweep", **GRID
     )
-    rows = keras_memnets.analysis.sweep_results(tuner)
+    rows = keras_memnets.tuners.sweep_results(tuner)
     assert [r["status"] for r in rows] == ["COMPLETED"] * GRID_SIZE
 
 
@@ -223,10 +223,10 @@ def test_chief_and_two_workers_on_localhost(tmp_path):
     ran = {r["tuner_id"] for r in records if r["event"] == "end"}
     # The chief only hands out trials; both workers trained some.
     assert ran == {"tuner0", "tuner1"}
-    tuner = keras_memnets.analysis.capacity_tuner(
+    tuner = keras_memnets.tuners.capacity_tuner(
         directory=directory, project_name="sweep", **GRID
     )
-    rows = keras_memnets.analysis.sweep_results(tuner)
+    rows = keras_memnets.tuners.sweep_results(tuner)
     assert [r["status"] for r in rows] == ["COMPLETED"] * GRID_SIZE
     assert sorted((r["architecture"], r["latent_dim"]) for r in rows) == [
         ("16-4-4", 2),

@@ -1,16 +1,28 @@
-"""Plain numpy analysis of a trained memory decoder."""
+"""A trained memory decoder measured: errors, utilisation, specialisation,
+noise, and the k-means error it should approach."""
 
 import keras
 import numpy as np
 
+from keras_memnets.analysis.images import high_frequency_energy
+from keras_memnets.analysis.selection import selection_report
 from keras_memnets.layers.memory import MemoryLayer
 from keras_memnets.layers.memory_informed import MemoryInformedLayer
-from keras_memnets.metrics.report import selection_report
 from keras_memnets.utils.kmeans import kmeans
 from keras_memnets.utils.models import get_layer
 from keras_memnets.utils.models import layer_selection
 from keras_memnets.utils.slots import dead_threshold
 from keras_memnets.utils.validation import positive_int
+
+
+def _finite_array(values, argument, owner):
+    array = np.asarray(keras.ops.convert_to_numpy(values), "float64")
+    if array.ndim < 1 or not np.all(np.isfinite(array)):
+        raise ValueError(
+            f"{owner}: `{argument}` must be an array (n, ...) of finite "
+            f"values, got shape {array.shape} with NaN or infinite entries."
+        )
+    return array
 
 
 def kmeans_baseline(targets, memory_size, test_targets=None, seed=None):
@@ -36,16 +48,17 @@ def kmeans_baseline(targets, memory_size, test_targets=None, seed=None):
     Example:
 
     >>> y = np.array([[0.0, 0.0], [0.0, 0.2], [1.0, 1.0], [1.0, 0.8]])
-    >>> result = keras_memnets.metrics.kmeans_baseline(y, 2, seed=0)
+    >>> result = keras_memnets.analysis.kmeans_baseline(y, 2, seed=0)
     >>> round(result["train_mse"], 4)
     0.005
     """
-    memory_size = positive_int(memory_size, "memory_size", "kmeans_baseline")
-    targets = np.asarray(keras.ops.convert_to_numpy(targets), "float64")
+    owner = "kmeans_baseline"
+    memory_size = positive_int(memory_size, "memory_size", owner)
+    targets = _finite_array(targets, "targets", owner)
     if len(targets) < memory_size:
         raise ValueError(
-            f"kmeans_baseline: needs at least memory_size={memory_size} "
-            f"targets, got {len(targets)}."
+            f"{owner}: `targets` must hold at least memory_size="
+            f"{memory_size} rows, got {len(targets)}."
         )
     flat = targets.reshape(len(targets), -1)
     clusters = kmeans(flat, memory_size, seed=seed)
@@ -55,7 +68,7 @@ def kmeans_baseline(targets, memory_size, test_targets=None, seed=None):
         "train_mse": float(clusters.mse),
     }
     if test_targets is not None:
-        test = np.asarray(keras.ops.convert_to_numpy(test_targets), "float64")
+        test = _finite_array(test_targets, "test_targets", owner)
         test = test.reshape(len(test), -1)
         distances = (
             np.einsum("ij,ij->i", test, test)[:, None]
@@ -65,47 +78,6 @@ def kmeans_baseline(targets, memory_size, test_targets=None, seed=None):
         nearest = distances.argmin(axis=1)
         result["test_mse"] = float(np.mean((test - centroids[nearest]) ** 2))
     return result
-
-
-def high_frequency_energy(images, image_shape):
-    """Mean squared discrete Laplacian of images: a measure of their noise.
-
-    For each image the 4-neighbour Laplacian
-    `4 u[i, j] - u[i-1, j] - u[i+1, j] - u[i, j-1] - u[i, j+1]` is taken at
-    the interior pixels and squared; the mean over pixels and images is
-    returned. Speckle and grain raise it, smooth strokes keep it low.
-    Divide it by the same statistic of the targets to read "noise-free"
-    (ratio <= 1: no more high-frequency energy than the data itself).
-
-    Args:
-        images: array `(n, prod(image_shape))` or `(n, *image_shape)`.
-        image_shape: tuple `(height, width)`.
-
-    Returns:
-        A Python float.
-
-    Example:
-
-    >>> flat = np.full((1, 9), 0.5)
-    >>> keras_memnets.metrics.high_frequency_energy(flat, (3, 3))
-    0.0
-    """
-    image_shape = tuple(int(s) for s in image_shape)
-    if len(image_shape) != 2 or min(image_shape) < 3:
-        raise ValueError(
-            "high_frequency_energy: `image_shape` must be (height, width) "
-            f"with both >= 3, got {image_shape}."
-        )
-    u = np.asarray(keras.ops.convert_to_numpy(images), "float64")
-    u = u.reshape((-1,) + image_shape)
-    laplacian = (
-        4 * u[:, 1:-1, 1:-1]
-        - u[:, :-2, 1:-1]
-        - u[:, 2:, 1:-1]
-        - u[:, 1:-1, :-2]
-        - u[:, 1:-1, 2:]
-    )
-    return float(np.mean(laplacian**2))
 
 
 def memory_report(
@@ -127,7 +99,7 @@ def memory_report(
     - `"memory_mse"`, `"informed_mse"`: mean squared errors of the two
       outputs (`model.predict` must return a dict with keys `"memory"` and
       `"informed"`);
-    - every key of `keras_memnets.metrics.selection_report(selection,
+    - every key of `keras_memnets.analysis.selection_report(selection,
       labels)` (utilisation; with `labels`, purity and mutual information);
     - `"live_slots"`: slots that are the argmax of at least `0.1 /
       memory_size` of the samples (`memory_size` minus `"dead_slots"`);
@@ -158,15 +130,17 @@ def memory_report(
 
     >>> model = keras_memnets.models.memory_decoder(2, 9, memory_size=3,
     ...                                             hidden_units=8)
-    >>> report = keras_memnets.metrics.memory_report(
+    >>> report = keras_memnets.analysis.memory_report(
     ...     model, np.zeros((4, 2)), np.full((4, 9), 0.5),
     ...     labels=np.array([0, 0, 1, 1]), image_shape=(3, 3))
     >>> report["live_slots"], round(report["purity"], 2)
     (1, 0.5)
 
     Reference:
-        The guide "Memory networks" (`docs/guides/memory_networks.rst`).
+        The guide *Memory networks* on the docs site,
+        https://keras-memnets.readthedocs.io/.
     """
+    batch_size = positive_int(batch_size, "batch_size", "memory_report")
     memory = get_layer(model, memory_layer, MemoryLayer, "memory_report")
     informed = get_layer(
         model, informed_layer, MemoryInformedLayer, "memory_report"

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_memnets import metrics
+from keras_memnets import analysis
 from keras_memnets import models
 
 
@@ -21,13 +21,13 @@ def test_high_frequency_energy_matches_hand_laplacian():
                     - u[i, j + 1]
                 )
                 expected.append(lap**2)
-    got = metrics.high_frequency_energy(images.reshape(3, -1), (5, 6))
+    got = analysis.high_frequency_energy(images.reshape(3, -1), (5, 6))
     np.testing.assert_allclose(got, np.mean(expected), rtol=1e-12)
     # A linear ramp has zero Laplacian.
     ramp = np.add.outer(np.arange(5.0), np.arange(6.0))[None]
-    assert metrics.high_frequency_energy(ramp, (5, 6)) == pytest.approx(0.0)
+    assert analysis.high_frequency_energy(ramp, (5, 6)) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="image_shape"):
-        metrics.high_frequency_energy(images, (2, 15))
+        analysis.high_frequency_energy(images, (2, 15))
 
 
 def test_kmeans_baseline_on_separated_clusters():
@@ -36,7 +36,7 @@ def test_kmeans_baseline_on_separated_clusters():
     y = np.concatenate(
         [c + 0.01 * rng.standard_normal((50, 2)) for c in centers]
     )
-    result = metrics.kmeans_baseline(y, 3, test_targets=centers, seed=0)
+    result = analysis.kmeans_baseline(y, 3, test_targets=centers, seed=0)
     np.testing.assert_allclose(
         np.sort(result["centroids"], axis=0),
         np.sort(centers, axis=0),
@@ -47,7 +47,7 @@ def test_kmeans_baseline_on_separated_clusters():
     assert result["train_mse"] == pytest.approx(1e-4, rel=0.3)
     assert result["test_mse"] < 1e-4
     with pytest.raises(ValueError, match="memory_size"):
-        metrics.kmeans_baseline(y[:2], 3)
+        analysis.kmeans_baseline(y[:2], 3)
 
 
 def test_memory_report_against_numpy():
@@ -57,7 +57,7 @@ def test_memory_report_against_numpy():
     x = rng.standard_normal((40, 3)).astype("float32")
     y = rng.random((40, 16)).astype("float32")
     labels = rng.integers(0, 3, 40)
-    report = metrics.memory_report(
+    report = analysis.memory_report(
         model, x, y, labels=labels, image_shape=(4, 4)
     )
     out = model.predict(x, verbose=0)
@@ -69,7 +69,7 @@ def test_memory_report_against_numpy():
     )
     memory = model.get_layer("memory_layer")
     selection = keras.ops.convert_to_numpy(memory.compute_selection(x))
-    expected = metrics.selection_report(selection, labels)
+    expected = analysis.selection_report(selection, labels)
     assert report["purity"] == pytest.approx(expected["purity"])
     share = np.bincount(selection.argmax(-1), minlength=4) / 40
     assert report["live_slots"] == int(np.sum(share >= 0.1 / 4))
@@ -89,15 +89,15 @@ def test_memory_report_against_numpy():
             own.mean() / np.mean(others), rel=1e-5
         )
     assert report["noise_ratio"] == pytest.approx(
-        metrics.high_frequency_energy(out["informed"], (4, 4))
-        / metrics.high_frequency_energy(y, (4, 4)),
+        analysis.high_frequency_energy(out["informed"], (4, 4))
+        / analysis.high_frequency_energy(y, (4, 4)),
         rel=1e-5,
     )
 
 
 def test_memory_report_collapsed_selection_has_nan_specialisation():
     model = models.memory_decoder(2, 9, memory_size=3, hidden_units=8)
-    report = metrics.memory_report(
+    report = analysis.memory_report(
         model, np.zeros((4, 2)), np.full((4, 9), 0.5)
     )
     assert report["live_slots"] == 1
@@ -107,7 +107,7 @@ def test_memory_report_collapsed_selection_has_nan_specialisation():
 def test_memory_report_wrong_layer_names():
     model = models.memory_decoder(2, 9, memory_size=3, hidden_units=8)
     with pytest.raises(ValueError, match="MemoryLayer"):
-        metrics.memory_report(
+        analysis.memory_report(
             model,
             np.zeros((4, 2)),
             np.zeros((4, 9)),

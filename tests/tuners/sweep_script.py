@@ -1,6 +1,6 @@
-"""A tiny capacity sweep, run as a subprocess by tests/analysis/test_sweeps.py.
+"""A tiny capacity sweep, run as a subprocess by tests/tuners/test_capacity.py.
 
-`python tests/analysis/sweep_script.py DIRECTORY [--sleep S]` runs (or
+`python tests/tuners/sweep_script.py DIRECTORY [--sleep S]` runs (or
 resumes) a 2 architectures x 2 latents x 1 seed grid on 64 random 16-pixel
 "images". `--sleep` waits S seconds after every epoch so that a test can
 kill the process in the middle of a trial. The KERASTUNER_* environment
@@ -34,7 +34,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     x = np.random.default_rng(0).random((64, 16)).astype("float32")
-    tuner = keras_memnets.analysis.capacity_tuner(
+    tuner = keras_memnets.tuners.capacity_tuner(
         directory=args.directory, project_name="sweep", **GRID
     )
     tuner.search(

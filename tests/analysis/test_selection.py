@@ -6,7 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from keras_memnets.metrics import selection_report
+from keras_memnets.analysis import selection_report
+from keras_memnets.analysis import slot_label_mutual_information
 
 # Four rows over three slots: slots 0, 0, 1, 1 win; slot 2 is never used.
 SELECTION = np.array(
@@ -96,7 +97,11 @@ def test_logits_warn():
     "kwargs,error,match",
     [
         ({"selection": np.zeros(3)}, ValueError, "memory_size"),
-        ({"selection": np.zeros((0, 3))}, ValueError, "no samples"),
+        (
+            {"selection": np.zeros((0, 3))},
+            ValueError,
+            "at least one row with finite entries",
+        ),
         (
             {"selection": SELECTION, "labels": np.zeros(3, int)},
             ValueError,
@@ -114,3 +119,74 @@ def test_logits_warn():
 def test_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         selection_report(**kwargs)
+
+
+def _mi_reference(slots, labels):
+    """I = H(slot) + H(label) - H(slot, label), in nats."""
+
+    def entropy(counts):
+        p = counts[counts > 0] / counts.sum()
+        return -np.sum(p * np.log(p))
+
+    _, joint_counts = np.unique(
+        np.stack([slots, labels]), axis=1, return_counts=True
+    )
+    return (
+        entropy(np.unique(slots, return_counts=True)[1])
+        + entropy(np.unique(labels, return_counts=True)[1])
+        - entropy(joint_counts)
+    )
+
+
+def test_mutual_information_matches_entropy_identity():
+    rng = np.random.default_rng(8)
+    labels = rng.integers(0, 10, size=500)
+    slots = np.where(rng.random(500) < 0.6, labels % 4, rng.integers(0, 4, 500))
+    selection = np.eye(4)[slots] * 0.7 + 0.3 / 4
+    mi = slot_label_mutual_information(selection, labels)
+    np.testing.assert_allclose(mi, _mi_reference(slots, labels), rtol=1e-10)
+    h_label = _mi_reference(labels, labels)
+    np.testing.assert_allclose(
+        slot_label_mutual_information(slots, labels, normalized=True),
+        mi / h_label,
+        rtol=1e-10,
+    )
+    # Independent slots and labels: ~0; slot determines label: H(label).
+    assert slot_label_mutual_information(np.zeros(50, int), labels[:50]) == 0.0
+    np.testing.assert_allclose(
+        slot_label_mutual_information(labels, labels),
+        h_label,
+        rtol=1e-10,
+    )
+
+
+def test_mutual_information_bad_inputs():
+    with pytest.raises(
+        ValueError, match="slot_label_mutual_information.*same number"
+    ):
+        slot_label_mutual_information(np.zeros((3, 2)), np.zeros(4))
+    with pytest.raises(
+        TypeError, match="slot_label_mutual_information.*integer"
+    ):
+        slot_label_mutual_information(np.zeros(3), np.zeros(3))
+
+
+def test_non_finite_rows_are_excluded_as_the_metrics_do():
+    bad = np.array([[np.nan, 0.5, 0.5], [0.2, np.inf, 0.0]])
+    with pytest.warns(UserWarning, match="2 of 6 selection rows have NaN"):
+        report = selection_report(
+            np.concatenate([SELECTION, bad]), np.concatenate([LABELS, [1, 1]])
+        )
+    expected = selection_report(SELECTION, LABELS)
+    assert report["num_samples"] == 4 and report["non_finite_rows"] == 2
+    assert expected["non_finite_rows"] == 0
+    for key in ("perplexity", "purity", "mutual_information", "dead_slots"):
+        assert report[key] == pytest.approx(expected[key])
+    with pytest.warns(UserWarning, match="excluded"):
+        mi = slot_label_mutual_information(
+            np.concatenate([SELECTION, bad]), np.concatenate([LABELS, [1, 1]])
+        )
+    assert mi == pytest.approx(expected["mutual_information"])
+    with pytest.raises(ValueError, match="at least one row with finite"):
+        with pytest.warns(UserWarning):
+            selection_report(bad)
