@@ -17,7 +17,7 @@ step-time ratio keras_memnets / plain Keras <= 1.03 on each backend and a
 speed-up >= 1.15 over PyTorch eager on the best backend. The same run times
 numpy's and PyTorch's matmuls of the step's shapes (`step_gemms`) and
 reports each variant's fraction of that limit, and measures the peak RSS of
-`examples/memory_decoder.py` in a child process.
+`reproductions/memory_decoder.py` in a child process.
 
     KERAS_BACKEND=jax python benchmarks/memory_decoder.py [--quick]
 """
@@ -160,16 +160,16 @@ def step_gemms(batch_size):
 
 
 def example_peak_rss():
-    """Peak RSS (MiB) of `examples/memory_decoder.py` in a child process.
+    """Peak RSS (MiB) of `reproductions/memory_decoder.py` in a child process.
 
-    Runs the example's `--quick` configuration (what CI runs). Raises if
-    the example fails or its memory cannot be read, so that a broken run is
+    Runs the reproduction's `--quick` configuration (what CI runs). Raises if
+    the reproduction fails or its memory cannot be read, so that a broken run is
     never recorded as a memory figure.
     """
     import tempfile
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    args = ["--quick"]
+    args = ["--quick", "--quiet"]
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
     env["PYTHONPATH"] = os.pathsep.join(
         [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -177,7 +177,7 @@ def example_peak_rss():
     with tempfile.TemporaryDirectory() as out:
         command = [
             sys.executable,
-            os.path.join(root, "examples", "memory_decoder.py"),
+            os.path.join(root, "reproductions", "memory_decoder.py"),
             *args,
             "--out",
             out,
@@ -185,7 +185,7 @@ def example_peak_rss():
         returncode, rss = machine.peak_rss_mib(command, env=env)
     if returncode != 0 or rss is None:
         raise RuntimeError(
-            f"examples/memory_decoder.py {' '.join(args)} exited with "
+            f"reproductions/memory_decoder.py {' '.join(args)} exited with "
             f"status {returncode} (peak memory {rss}); nothing recorded."
         )
     return {"args": args, "returncode": returncode, "peak_rss_mib": rss}
@@ -203,7 +203,7 @@ def run(
 
     Args:
         quick: bool. A smoke run for CI: batch 64, 4 timed rounds, no
-            example run (CI runs the example itself).
+            reproduction run (CI runs the reproduction itself).
         batch_size: int or None. Samples per step (default 64 / 256).
         repeats: int or None. Timed steps per variant (default 4 / 30).
         warmup: int or None. Untimed rounds first (default 1 / 3).

@@ -220,6 +220,7 @@ def main(argv=None):
     parser.add_argument(
         "--only", nargs="+", metavar="NAME", help="run only these benchmarks"
     )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
         "--render",
         action="store_true",
@@ -227,6 +228,7 @@ def main(argv=None):
         "figures in results/figures/ from the results files",
     )
     args = parser.parse_args(argv)
+    timing.PROGRESS = not args.quiet
     if args.render:
         for path in render_all():
             print(f"wrote {os.path.relpath(path)}")

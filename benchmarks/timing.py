@@ -12,22 +12,32 @@ RESULTS_DIR = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "results"
 )
 
+# `run.py --quiet` turns the progress bars of `interleaved` off.
+PROGRESS = True
+
 
 def interleaved(variants, repeats, warmup=2):
     """Times `variants` (name -> zero-argument step function), interleaved.
 
     Each round runs every variant once, in turn, so a slow period of the
-    machine hits all variants alike. Returns name -> list of seconds.
+    machine hits all variants alike. Returns name -> list of seconds. A
+    progress bar counts the rounds (outside the timed calls) unless
+    `PROGRESS` is false.
     """
+    bar = keras.utils.Progbar(
+        warmup + repeats, verbose=1 if PROGRESS else 0, unit_name="round"
+    )
     for _ in range(warmup):
         for fn in variants.values():
             fn()
+        bar.add(1)
     times = {name: [] for name in variants}
     for _ in range(repeats):
         for name, fn in variants.items():
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
+        bar.add(1)
     return times
 
 

@@ -19,9 +19,12 @@ from sphinx.util.docutils import SphinxDirective
 DOCS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(DOCS)
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(DOCS, "_ext"))
 # The docs extra installs jax (Keras' numpy backend imports it as well).
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tutobooks  # noqa: E402
 
 import keras_memnets  # noqa: E402
 
@@ -38,6 +41,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "sphinx_copybutton",
     "myst_parser",
+    "sphinx_gallery.gen_gallery",
 ]
 
 # Docstrings write code in single backticks, as Keras does: render it as
@@ -76,7 +80,7 @@ myst_heading_anchors = 3
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_generated/tutorials_src"]
 
 html_theme = "furo"
 html_title = f"keras_memnets {release}"
@@ -90,6 +94,30 @@ html_theme_options = {
 
 # Generated sources (rewritten by every build; ignored by git).
 API_DIR = os.path.join(DOCS, "api")
+
+# -- Tutorials: examples/*.py, executed by sphinx-gallery at build time --
+#
+# The tutorials are keras.io-style scripts; docs/_ext/tutobooks.py writes
+# sphinx-gallery copies of them (same code, prose as reST comments) to
+# _generated/tutorials_src, and sphinx-gallery runs each one on this
+# build's backend (JAX) and renders docs/tutorials/ with its output and
+# figures. A tutorial that raises fails the build; an unchanged one is not
+# run again (sphinx-gallery compares checksums).
+TUTORIALS_SRC = os.path.join(DOCS, "_generated", "tutorials_src")
+sphinx_gallery_conf = {
+    "examples_dirs": os.path.relpath(TUTORIALS_SRC, DOCS),
+    "gallery_dirs": "tutorials",
+    "filename_pattern": r".*\.py$",
+    "within_subsection_order": "tutobooks.TutorialOrder",
+    "abort_on_example_error": False,
+    "only_warn_on_example_error": False,
+    "reset_modules": ("matplotlib",),
+    "capture_repr": (),
+    "download_all_examples": True,
+    "remove_config_comments": True,
+    "show_signature": False,
+    "min_reported_time": 0,
+}
 
 
 # keras.io's order; subpackages not listed here follow, alphabetically.
@@ -382,7 +410,23 @@ def _public_bases(app, name, obj, options, bases):
     bases[:] = [b for b in found if b is not object] or [object]
 
 
+def _write_tutorial_sources(app, config):
+    tutobooks.write_gallery_sources(
+        os.path.join(ROOT, "examples"),
+        TUTORIALS_SRC,
+        names=tutobooks.public_names(keras_memnets),
+    )
+
+
+def _finish_gallery(app):
+    tutobooks.finish_gallery(app, os.path.join(ROOT, "examples"))
+
+
 def setup(app):
+    # Before sphinx-gallery reads the sources (at builder-inited).
+    app.connect("config-inited", _write_tutorial_sources)
+    # After sphinx-gallery has written the pages (priority 500).
+    app.connect("builder-inited", _finish_gallery, priority=900)
     app.connect("autodoc-process-bases", _public_bases)
     app.add_directive("benchmark-results", BenchmarkResults)
     app.connect("autodoc-process-docstring", _data_docstring)

@@ -32,8 +32,12 @@ def test_readme_development_section_has_the_two_commands():
     commands = [l for l in block.splitlines() if l and not l.startswith("#")]
     assert len(commands) == 2
     demo, tests = commands
-    assert "examples/memory_decoder.py" in demo
-    assert os.path.exists(os.path.join(ROOT, "examples", "memory_decoder.py"))
+    # The demo is the memory-decoder reproduction, the script CI runs (with
+    # --quick) among reproductions/*.py.
+    script = re.search(r"\.venv/bin/python (\S+\.py)$", demo).group(1)
+    assert script == "reproductions/memory_decoder.py", demo
+    assert os.path.exists(os.path.join(ROOT, script))
+    assert "for script in reproductions/*.py" in _read(".ci", "run")
     # .ci/run executes exactly README's install and test commands.
     assert (
         tests == f"{_ci_variable('INSTALL_CMD')} && {_ci_variable('TEST_CMD')}"
@@ -101,3 +105,61 @@ def test_docs_index_snippet_runs(monkeypatch, tmp_path):
     namespace = {"__name__": "docs_index"}
     exec(compile(code, "docs/index.rst", "exec"), namespace)
     assert namespace["model"].optimizer is not None
+
+
+def test_docs_quickstart_snippets_run(monkeypatch, tmp_path):
+    """The Quickstart's snippets run as written, in order, in one session."""
+    from tests.test_guides import python_blocks
+
+    blocks = python_blocks(os.path.join(ROOT, "docs", "quickstart.rst"))
+    assert len(blocks) == 3, "docs/quickstart.rst: expected 3 snippets"
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "docs_quickstart"}
+    for number, block in enumerate(blocks):
+        name = f"docs/quickstart.rst, python block {number + 1}"
+        exec(compile(block, name, "exec"), namespace)
+    history = namespace["history"].history
+    assert len(history["memory_slots_used"]) == 2
+    assert 1 <= history["memory_slots_used"][-1] <= 10
+    assert (tmp_path / "memory.keras").exists()
+
+
+def _reproductions():
+    folder = os.path.join(ROOT, "reproductions")
+    return sorted(n for n in os.listdir(folder) if n.endswith(".py"))
+
+
+def test_reproductions_have_quick_and_quiet():
+    """CI runs every reproduction with `--quick --quiet`."""
+    assert _reproductions()
+    for name in _reproductions():
+        text = _read("reproductions", name)
+        for flag in ('"--quick"', '"--quiet"'):
+            assert flag in text, f"reproductions/{name} has no {flag}"
+    readme = _read("reproductions", "README.md")
+    missing = [n for n in _reproductions() if n not in readme]
+    assert not missing, f"reproductions/README.md does not list {missing}"
+
+
+def test_tutorials_are_keras_io_style():
+    """examples/: a keras.io header, prose cells, no flags, short."""
+    import ast
+
+    folder = os.path.join(ROOT, "examples")
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".py"))
+    assert len(names) >= 6
+    for name in names:
+        text = _read("examples", name)
+        docstring = ast.get_docstring(ast.parse(text), clean=False)
+        for field in (
+            "Title",
+            "Author",
+            "Date created",
+            "Last modified",
+            "Description",
+        ):
+            assert f"\n{field}: " in "\n" + docstring.strip(), (name, field)
+        assert '"""\n## ' in text, f"examples/{name} has no prose cells"
+        assert "argparse" not in text and "sys.argv" not in text, name
+        lines = len(text.splitlines())
+        assert lines <= 150, f"examples/{name}: {lines} lines (at most 150)"

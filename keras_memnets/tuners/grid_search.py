@@ -99,14 +99,16 @@ class CapacityHyperModel(keras_tuner.HyperModel):
             "converged_epoch": float(
                 -1 if converged_epoch is None else converged_epoch
             ),
-            "converged_value": float(
-                "nan" if converged_value is None else converged_value
-            ),
             "params": float(model.count_params()),
             "relu_layers": float(len(relus)),
             "relu_units": float(sum(relus)),
             "model_dimension": float(model_dimension(sizes)),
         }
+        # A trial that did not converge reports no `converged_value`
+        # (`sweep_results` gives `None`): KerasTuner tracks every metric
+        # it is given, and warns about one that is NaN in every trial.
+        if converged_value is not None:
+            result["converged_value"] = float(converged_value)
         if validation_data is not None:
             x_val, y_val = validation_data[0], validation_data[1]
             val_loss = float(

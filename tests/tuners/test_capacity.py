@@ -234,3 +234,26 @@ def test_chief_and_two_workers_on_localhost(tmp_path):
         ("16-8", 2),
         ("16-8", 4),
     ]
+
+
+def test_unconverged_trials_do_not_track_a_converged_value(tmp_path):
+    """A trial that does not converge has `converged_value` None and does
+    not give KerasTuner a NaN to track (which it warns about, "All-NaN axis
+    encountered", when every trial has one)."""
+    import warnings
+
+    x = np.random.default_rng(0).random((32, 16)).astype("float32")
+    tuner = keras_memnets.tuners.capacity_tuner(
+        [[16, 8]], [2], seeds=[0, 1], directory=str(tmp_path)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        tuner.search(x, x, epochs=1, batch_size=32, verbose=0)
+    rows = keras_memnets.tuners.sweep_results(tuner)
+    assert [r["status"] for r in rows] == ["COMPLETED"] * 2
+    assert [r["converged_value"] for r in rows] == [None, None]
+    assert [r["converged_epoch"] for r in rows] == [None, None]
+    # Not tracked at all (a NaN would be tracked, and warned about).
+    for trial in tuner.oracle.trials.values():
+        assert "converged_value" not in trial.metrics.metrics
+        assert "train_excess" in trial.metrics.metrics

@@ -1,20 +1,26 @@
-"""Title: A memory decoder that uses its slots
-Description: Why Adam collapses a memory decoder's selection onto one slot,
-and five ways to keep the slots in use, measured over seeds.
+"""Reproduction: a memory decoder that uses its slots.
 
-## Introduction
+Why Adam collapses a memory decoder's selection onto one slot, and five ways
+to keep the slots in use, measured over seeds, with the note's observations
+turned into verdicts.
 
 A research note decodes MNIST digits from 6 PCA features with a *memory* (a
 softmax selection `F` over 10 learned images, the slots) and a
 *memory-informed* subnet (one candidate image per slot, mixed by `F`). With
 Adam the selection collapses onto one slot and the memory output is one grey
 blob: the slots start as the same grey image, so nothing tells them apart
-(`docs/guides/memory_networks.rst` measures why). Below: five fixes, over
-seeds, and the note's observations tested where the memory is used.
+(the guide "Memory networks" measures why). Below: five fixes, over seeds,
+and the note's observations tested where the memory is used. Writes
+`results.json` (with every training's per-epoch validation MSE),
+`digit_grid.png` and `curves.png` to `--out`.
 
-    python examples/memory_decoder.py             # about 5 minutes
-    python examples/memory_decoder.py --quick     # CI
-    python examples/memory_decoder.py --verdicts  # + (c) 1-max, (d) SignSGD
+    python reproductions/memory_decoder.py             # the default run
+    python reproductions/memory_decoder.py --quick     # CI
+    python reproductions/memory_decoder.py --verdicts  # + (c) 1-max, (d)
+    python reproductions/memory_decoder.py --figures   # curves.png again
+
+(d) is SignSGD against Adam; `--quiet` hides the progress bars. Measured
+run times: the docs page *Reproductions*.
 """
 
 import argparse
@@ -34,7 +40,11 @@ parser.add_argument("--seeds", type=int, default=3)
 parser.add_argument("--hidden-units", type=int, default=64)
 parser.add_argument("--verdicts", action="store_true", help="(c) and (d)")
 parser.add_argument("--quick", action="store_true")
-parser.add_argument("--out", default="examples_out/memory_decoder")
+parser.add_argument("--quiet", action="store_true", help="no progress bars")
+parser.add_argument(
+    "--figures", action="store_true", help="redraw from --out/results.json"
+)
+parser.add_argument("--out", default="reproductions_out/memory_decoder")
 args = parser.parse_args()
 if args.quick:
     args.epochs, args.seeds = 2, 2
@@ -42,6 +52,51 @@ os.makedirs(args.out, exist_ok=True)
 start = time.perf_counter()
 mean_sd = keras_memnets.analysis.format_mean_sd
 verdict = lambda *a: print("   ", keras_memnets.analysis.seed_verdict(*a))
+plt.switch_backend("Agg")
+
+
+def progress(trainings):
+    """A progress bar with an estimate over a loop of trainings."""
+    verbose = 0 if args.quiet else 1
+    return keras.utils.Progbar(trainings, verbose=verbose, unit_name="fit")
+
+
+def plot_curves(path):
+    """curves.png from a results.json: validation MSE per epoch."""
+    with open(path) as f:
+        results = json.load(f)
+    curves, level = results["curves"], results["level"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for part, color in (("memory", "C0"), ("informed", "C1")):
+        runs = np.array(curves["samples"][part])
+        epochs = np.arange(1, runs.shape[1] + 1)
+        left.plot(epochs, runs.T, color=color, alpha=0.3, lw=1)
+        left.plot(epochs, runs.mean(0), color=color, lw=2.5, label=part)
+    left.axhline(level, color="k", ls="--", lw=1, label=f"level {level}")
+    left.set_title("(a) slots from samples: both outputs, each seed")
+    for i, (fix, parts) in enumerate(curves.items()):
+        runs = np.array(parts["memory"])
+        epochs = np.arange(1, runs.shape[1] + 1)
+        right.plot(epochs, runs.mean(0), f"C{i}", marker="o", label=fix)
+    right.axhline(results["val_kmeans"], color="k", ls=":", lw=1)
+    right.text(1, results["val_kmeans"], "k-means", va="bottom", fontsize=8)
+    right.set_title("memory output per fix (mean over seeds)")
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    left.set_ylabel("validation MSE")
+    right.set_yscale("log")
+    fig.tight_layout()
+    out = os.path.join(os.path.dirname(path), "curves.png")
+    fig.savefig(out, dpi=100)
+    return out
+
+
+if args.figures:
+    print("Wrote", plot_curves(os.path.join(args.out, "results.json")))
+    raise SystemExit
 
 
 def table(title, runs, keys):
@@ -136,7 +191,13 @@ def train(fix, seed, optimizer="adam", learning_rate=1e-3, one_max=0.0):
 
 fixes = "none samples k-means LoadBalance RestartDeadSlots pretrain".split()
 seeds = range(args.seeds)
-runs = {fix: [train(fix, seed) for seed in seeds] for fix in fixes}
+print(f"\nTraining {len(fixes)} fixes x {args.seeds} seeds")
+bar, runs = progress(len(fixes) * args.seeds), {}
+for fix in fixes:
+    runs[fix] = []
+    for seed in seeds:
+        runs[fix].append(train(fix, seed))
+        bar.add(1)
 reports = {fix: [report for *_, report in runs[fix]] for fix in fixes}
 keys = "memory_mse informed_mse live_slots perplexity mean_max_selection"
 table("Fixes", reports, keys.split())
@@ -161,7 +222,6 @@ Per digit class: test targets (top), memory output (middle), informed output
 """
 
 out = runs[best][-1][0].predict(f_test, verbose=0)
-plt.switch_backend("Agg")
 fig, axes = plt.subplots(3, 10, figsize=(10, 3.3))
 for c in range(10):
     i = np.flatnonzero(y_test == c)[0]
@@ -225,6 +285,12 @@ for fix in ("none", "samples", best):
         verdict(claim, [r[key] for r in reports[fix]], limit, comparison)
 results = dict(goal_mse=goal_mse, anchor=anchor["test_mse"], reports=reports)
 results["epochs_to_reach"] = reached
+results["level"], results["val_kmeans"] = level, val_kmeans["test_mse"]
+results["curves"] = {  # validation MSE per epoch: [seed][epoch]
+    fix: {p: [h[f"val_{p}_loss"] for _, h, _ in runs[fix]] for p in parts}
+    for fix in fixes
+    for parts in [("memory", "informed")]
+}
 
 """
 (c) The 1-max term at weight 1.0 (the note's equal port weight) and 0.1, on the
@@ -234,14 +300,39 @@ validation MSE (never the test set), then trained over the seeds.
 """
 
 if args.verdicts:
+    grid = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.3)
+    trainings = 2 * args.seeds + 2 * (len(grid) + args.seeds - 1)
+    print(f"\nTraining (c) and (d): {trainings} fits")
+    bar = progress(trainings)
+
+    def tracked(*a, **k):
+        result = train(*a, **k)
+        bar.add(1)
+        return result
+
+    one_max = {
+        w: [tracked("samples", s, one_max=w)[2] for s in seeds]
+        for w in (1.0, 0.1)
+    }
+    final, scores = {}, {}
+    for name in ("signsgd", "adam"):
+        tuned = {}
+        scores[name] = {}
+        for lr in grid:
+            _, h, tuned[lr] = tracked("none", 0, name, lr)
+            scores[name][lr] = (
+                h["val_memory_loss"][-1] + h["val_informed_loss"][-1]
+            )
+        lr = min(scores[name], key=scores[name].get)
+        final[name] = [tuned[lr]]
+        final[name] += [tracked("none", s, name, lr)[2] for s in seeds[1:]]
     print(
         "\n(c) 1-max helps if the summed test MSE of both outputs falls by "
         "> 2% in every seed"
     )
     summed = lambda rows: [r["memory_mse"] + r["informed_mse"] for r in rows]
     base = summed(reports["samples"])
-    for weight in (1.0, 0.1):
-        rows = [train("samples", s, one_max=weight)[2] for s in seeds]
+    for weight, rows in one_max.items():
         print(
             f"  weight {weight}: mean max selection "
             f"{mean_sd([r['mean_max_selection'] for r in rows])}, summed "
@@ -252,18 +343,11 @@ if args.verdicts:
         "\n(d) SignSGD uses more slots if >= 1 more live slot in every "
         "seed; worse minima if its summed test MSE >= 1.1 x Adam's"
     )
-    final, grid = {}, (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.3)
     for name in ("signsgd", "adam"):
-        scores, tuned = {}, {}
-        for lr in grid:
-            _, h, tuned[lr] = train("none", 0, name, lr)
-            scores[lr] = h["val_memory_loss"][-1] + h["val_informed_loss"][-1]
-        lr = min(scores, key=scores.get)
-        final[name] = [tuned[lr]]
-        final[name] += [train("none", s, name, lr)[2] for s in seeds[1:]]
+        lr = min(scores[name], key=scores[name].get)
         print(
             f"  {name}: validation MSE by learning rate "
-            f"{ {k: round(v, 4) for k, v in scores.items()} }: {lr}"
+            f"{ {k: round(v, 4) for k, v in scores[name].items()} }: {lr}"
             + (" (the edge of the grid)" if lr in (grid[0], grid[-1]) else "")
         )
     table("(d)", final, "memory_mse informed_mse live_slots".split())
@@ -275,5 +359,8 @@ if args.verdicts:
 
 with open(os.path.join(args.out, "results.json"), "w") as f:
     json.dump(results, f, indent=1, default=lambda o: np.asarray(o).tolist())
-print(f"\nWrote digit_grid.png and results.json to {args.out}", end=" ")
+plot_curves(os.path.join(args.out, "results.json"))
+print(
+    f"\nWrote results.json, digit_grid.png, curves.png to {args.out}", end=" "
+)
 print(f"({time.perf_counter() - start:.0f} s in all).")

@@ -22,8 +22,10 @@ baselines trained on the same seeds:
   same number of parameters, for each `dl`?
 - Noise readings: how often the noisy winner is the noiseless one.
 
-Run: `KERAS_BACKEND=tensorflow python examples/set_min_autoencoder.py`
-(`--quick` for CI). Writes `results.json` and `samples.png` under `--out`.
+Run: `KERAS_BACKEND=tensorflow python reproductions/set_min_autoencoder.py`
+(`--quick` for CI, `--quiet` without progress bars; measured run times: the
+docs page *Reproductions*). Writes `results.json` and `samples.png` under
+`--out`.
 """
 
 import argparse
@@ -38,7 +40,8 @@ import keras_memnets
 
 p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 p.add_argument("--quick", action="store_true", help="CI-sized run")
-p.add_argument("--out", default="examples_out/set_min_autoencoder")
+p.add_argument("--quiet", action="store_true", help="no progress bars")
+p.add_argument("--out", default="reproductions_out/set_min_autoencoder")
 p.add_argument("--seeds", type=int, default=3)
 p.add_argument("--latent-dims", default="10,2")
 p.add_argument("--noise-space", default="log,linear", help="log, linear")
@@ -157,14 +160,26 @@ def measure(model, live_only=True):
 
 # ## Training every configuration on every seed
 runs = {}  # (dl, noise_space or baseline name) -> list over seeds
+# Per code size and seed: the equal-weight baseline, one model per noise
+# reading and the single decoder.
+trainings = len(DLS) * len(SEEDS) * (len(SPACES) + 2)
+print(f"Training {trainings} models")
+bar = keras.utils.Progbar(
+    trainings, verbose=0 if args.quiet else 1, unit_name="fit"
+)
+params, single_params = {}, {}  # per dl
 for dl in DLS:
     for seed in SEEDS:
         equal_weight = train_set_min(dl, seed, "log", relaxation=(K - 1) / K)
+        bar.add(1)
         base = measure(equal_weight, live_only=False)
         runs.setdefault((dl, "equal-weight"), []).append(base)
         for space in SPACES:
             model = train_set_min(dl, seed, space)
-            params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+            bar.add(1)
+            params[dl] = sum(
+                int(np.prod(w.shape)) for w in model.trainable_weights
+            )
             m = measure(model)
             runs.setdefault((dl, space), []).append(m)
             wins = (m["spread"] > base["spread"]).mean()  # sign test
@@ -172,9 +187,11 @@ for dl in DLS:
             m["ratio"] = float(m["spread"].mean() / base["spread"].mean())
             m["spread"] = float(m["spread"].mean())
         base["spread"] = float(base["spread"].mean())
-        mse, single_params = train_single(dl, seed, params)
+        mse, single_params[dl] = train_single(dl, seed, params[dl])
+        bar.add(1)
         runs.setdefault((dl, "single"), []).append({"mse": mse})
-    print(f"trained dl={dl} ({params} vs {single_params} parameters)")
+for dl in DLS:
+    print(f"dl={dl}: {params[dl]} vs {single_params[dl]} parameters")
 
 # ## Q1 and Q3: per code size and noise reading
 # With 2,000 test digits a tiny difference is significant, so significance

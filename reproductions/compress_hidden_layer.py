@@ -9,7 +9,7 @@ hidden layer". Its closest published form is data-aware low-rank
 compression (DRONE, NeurIPS 2021); the data-free baseline is the truncated
 SVD of the weight matrix (as in TF-MOT's weight SVD).
 
-This tutorial trains a 784-256-128-10 ReLU MLP on the bundled MNIST sample
+This reproduction trains a 784-256-128-10 ReLU MLP on the bundled MNIST sample
 (3 seeds), then for each hidden layer:
 
 1. measures how correlated its units are on 2000 training digits
@@ -28,8 +28,11 @@ premise ("correlated hidden units can be compressed with little loss") and
 activation PCA against weight SVD.
 
 Run:
-    python examples/compress_hidden_layer.py            # default, ~3 min
-    python examples/compress_hidden_layer.py --quick    # under a minute (CI)
+    python reproductions/compress_hidden_layer.py          # default
+    python reproductions/compress_hidden_layer.py --quick  # CI
+
+Measured run times: the docs page *Reproductions*. `--quiet`: no progress
+bars.
 """
 
 import argparse
@@ -96,10 +99,16 @@ def fmt(values):
     return f"{values.mean():6.2f} ± {sd:4.2f}"
 
 
-def run_seed(seed, data, probe, args):
+def run_seed(seed, data, probe, args, bar):
+    """One seed: train, then compress each layer at each level.
+
+    `bar` (a `keras.utils.Progbar`) advances once per training and once
+    per compressed layer and level.
+    """
     (x_train, y_train), (x_test, y_test) = data
     model = build_mlp(seed)
     model.fit(x_train, y_train, batch_size=128, epochs=args.epochs, verbose=0)
+    bar.add(1)
     out = {"original": accuracy(model, x_test, y_test), "layers": {}}
     # The matched baseline: the original with the same fine-tune.
     baseline = keras.models.clone_model(model)
@@ -134,6 +143,7 @@ def run_seed(seed, data, probe, args):
             entry["pca_finetuned"] = fine_tuned_accuracy(pca, data, args)
             entry["svd_finetuned"] = fine_tuned_accuracy(svd, data, args)
             layer_out["levels"][str(level)] = entry
+            bar.add(1)
         out["layers"][name] = layer_out
     return out
 
@@ -148,7 +158,10 @@ def main():
     parser.add_argument("--train-size", type=int, default=None)
     parser.add_argument("--levels", type=float, nargs="+", default=list(LEVELS))
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default="compress_hidden_layer_out")
+    parser.add_argument("--quiet", action="store_true", help="no progress")
+    parser.add_argument(
+        "--out", default="reproductions_out/compress_hidden_layer"
+    )
     args = parser.parse_args()
     if args.quick:
         args.epochs, args.train_size, args.probe_size = 2, 2000, 500
@@ -182,7 +195,13 @@ def main():
         f"{MIN_SAVING:.0%} of the layer's parameters; PCA beats SVD at equal "
         "rank when the mean accuracy difference exceeds its sd over seeds"
     )
-    runs = [run_seed(s, data, probe, args) for s in range(args.seeds)]
+    # Progress: per seed, one training and each layer at each level.
+    bar = keras.utils.Progbar(
+        args.seeds * (1 + len(LAYERS) * len(args.levels)),
+        verbose=0 if args.quiet else 1,
+        unit_name="step",
+    )
+    runs = [run_seed(s, data, probe, args, bar) for s in range(args.seeds)]
 
     originals = [r["original"] for r in runs]
     originals_ft = [r["original_finetuned"] for r in runs]
