@@ -12,6 +12,7 @@ from keras_memnets.layers._product_keys import product_scores
 from keras_memnets.layers._product_keys import product_top_k
 from keras_memnets.optimizers._row_sparse import mark_table
 from keras_memnets.optimizers._row_sparse import sparse_take
+from keras_memnets.utils.shapes import check_input_shape
 from keras_memnets.utils.shapes import check_min_rank
 from keras_memnets.utils.validation import one_of
 from keras_memnets.utils.validation import positive_int
@@ -291,7 +292,7 @@ class ProductKeyMemory(keras.layers.Layer):
         return _unflatten(scores, inputs, (self.heads, self.num_keys**2))
 
     def compute_output_shape(self, input_shape):
-        check_min_rank(input_shape, 2, "inputs", type(self).__name__)
+        self._check_inputs(input_shape)
         return tuple(input_shape[:-1]) + (self.value_dim,)
 
     def get_config(self):
@@ -333,13 +334,8 @@ class ProductKeyMemory(keras.layers.Layer):
         return inputs
 
     def _check_inputs(self, shape):
-        name = type(self).__name__
-        check_min_rank(shape, 2, "inputs", name)
-        if shape[-1] != self._input_dim:
-            raise ValueError(
-                f"{name}: the last axis of `inputs` must be {self._input_dim} "
-                f"(the layer was built for it), got shape {tuple(shape)}."
-            )
+        features = self._input_dim if self.built else None
+        check_input_shape(shape, type(self).__name__, size=features)
 
     def _queries_and_keys(self, inputs, training, mask):
         """Flat queries `(n, heads, 2, key_dim // 2)` and the sub-keys."""
