@@ -133,6 +133,8 @@ def test_render_draws_the_committed_results_without_running(
         "correlation_norm-cost.png",
         "correlation_norm-goals.png",
         "memory_decoder-goals.png",
+        "pkm_scale-cost.png",
+        "pkm_scale-goals.png",
         "sign_sgd-goals.png",
         "sparse_memory-cost.png",
         "sparse_memory-goals.png",
