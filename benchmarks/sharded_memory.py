@@ -11,9 +11,7 @@ starts a child process with it):
 - `mesh_1x8`: `ModelParallel` on a `(1, 8)` mesh, the table split over
   `"model"` by `keras_memnets.layers.memory_layout_map`, the batch whole;
 - `mesh_8`: an `(8,)` mesh whose one axis splits both the batch and the
-  table (the layer reads the table shard by shard);
-- `mesh_8_xla_gather`: the same with the table read by a plain gather, as
-  XLA partitions it by itself (the whole table gathered on every device).
+  table (XLA's partitioner reads the table in place, shard by shard).
 
 XLA host devices share the machine's cores: the numbers say what the
 sharded program costs on one machine (its collectives, and the work that is
@@ -69,9 +67,6 @@ def _variants(num_keys, batch, features):
         "mesh_8": keras.distribution.DeviceMesh(
             (DEVICES,), ("batch",), devices
         ),
-        "mesh_8_xla_gather": keras.distribution.DeviceMesh(
-            (DEVICES,), ("batch",), devices
-        ),
     }
     variants, memory = {}, {}
     for name, mesh in meshes.items():
@@ -85,20 +80,14 @@ def _variants(num_keys, batch, features):
                 layout_map=layout_map, batch_dim_name="batch"
             )
         variants[name], memory[name] = _step(
-            distribution,
-            num_keys,
-            features,
-            x,
-            y,
-            plain_gather=name.endswith("xla_gather"),
+            distribution, num_keys, features, x, y
         )
     return variants, memory
 
 
-def _step(distribution, num_keys, features, x, y, plain_gather):
+def _step(distribution, num_keys, features, x, y):
     """`(step, memory)`: a zero-argument training step of a compiled model,
     and the per-device memory XLA plans for that step."""
-    from keras_memnets.layers import product_key_memory as module
 
     def scope():
         if distribution is None:
@@ -109,15 +98,8 @@ def _step(distribution, num_keys, features, x, y, plain_gather):
         keras.utils.set_random_seed(0)
         model = _model(num_keys, features)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-        sharded_read = module.slot_axis
-        if plain_gather:
-            # Traced here only: the compiled step keeps the plain gather.
-            module.slot_axis = lambda variable: None
-        try:
-            model.train_on_batch(x, y)
-            memory = _step_memory(model, distribution, x, y)
-        finally:
-            module.slot_axis = sharded_read
+        model.train_on_batch(x, y)
+        memory = _step_memory(model, distribution, x, y)
 
     def step():
         with scope():
@@ -183,8 +165,6 @@ def worker(quick, repeats):
             for name in results
             if name != "one_device"
         },
-        "xla_gather_vs_sharded_read": results["mesh_8_xla_gather"]["median_s"]
-        / results["mesh_8"]["median_s"],
         "loadavg": {"before": load_before, "after": machine.loadavg()},
     }
 
