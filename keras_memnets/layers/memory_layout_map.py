@@ -97,22 +97,22 @@ def memory_layout_map(
     >>> layout_map["decoder/product_key_memory/values"].axes
     ('model', None)
 
-    With 8 accelerators, on JAX:
+    With 8 accelerators, on JAX (not run here):
 
-    ```python
-    mesh = keras.distribution.DeviceMesh(
-        shape=(2, 4),
-        axis_names=("batch", "model"),
-        devices=keras.distribution.list_devices(),
-    )
-    layout_map = keras_memnets.layers.memory_layout_map(mesh)
-    distribution = keras.distribution.ModelParallel(
-        layout_map=layout_map, batch_dim_name="batch"
-    )
-    with distribution.scope():
-        model = make_model()  # each device holds 1/4 of every table
-    keras_memnets.layers.memory_layout_map(mesh, model=model)  # the check
-    ```
+    .. code-block:: python
+
+        mesh = keras.distribution.DeviceMesh(
+            shape=(2, 4),
+            axis_names=("batch", "model"),
+            devices=keras.distribution.list_devices(),
+        )
+        layout_map = keras_memnets.layers.memory_layout_map(mesh)
+        distribution = keras.distribution.ModelParallel(
+            layout_map=layout_map, batch_dim_name="batch"
+        )
+        with distribution.scope():
+            model = make_model()  # each device holds 1/4 of every table
+        keras_memnets.layers.memory_layout_map(mesh, model=model)  # the check
 
     Reference:
         The guide *Memory at scale* on the docs site
