@@ -167,7 +167,7 @@ def _memory_output(layer, x):
         selection = np.where(selection >= kth, selection, 0.0)
         selection /= selection.sum(-1, keepdims=True)
     (memory,) = _np([layer.memory])
-    flat = _sigmoid(memory).reshape(layer.memory_size, -1)
+    flat = _sigmoid(layer.memory_scale * memory).reshape(layer.memory_size, -1)
     output = (selection @ flat).reshape((len(x),) + memory.shape[1:])
     return [output, selection] if layer.return_selection else output
 

@@ -20,7 +20,8 @@ def _reference(layer, x):
     w1, b1 = (_np(w) for w in layer.selector.hidden.weights)
     w2, b2 = (_np(w) for w in layer.selector.output_dense.weights)
     selection = _softmax(np.maximum(x @ w1 + b1, 0.0) @ w2 + b2)
-    memory = 1 / (1 + np.exp(-_np(layer.memory)))
+    logits = layer.memory_scale * _np(layer.memory).astype("float64")
+    memory = 1 / (1 + np.exp(-logits))
     return selection, np.tensordot(selection, memory, axes=1)
 
 
@@ -62,7 +63,8 @@ def test_set_memory_from_samples_inverts_sigmoid_with_clipping():
     assert slots.tolist() == [2, 0]
     memory = _np(layer.memory)
     np.testing.assert_array_equal(memory[1], before[1])
-    activated = 1 / (1 + np.exp(-memory.astype("float64")))
+    logits = layer.memory_scale * memory.astype("float64")
+    activated = 1 / (1 + np.exp(-logits))
     np.testing.assert_allclose(
         activated[2], np.clip(samples[0], 1e-3, 1 - 1e-3), rtol=1e-5
     )

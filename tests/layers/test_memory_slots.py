@@ -33,7 +33,7 @@ def test_set_memory_from_kmeans_writes_cluster_means():
     layer = MemoryLayer((4, 3), memory_size=5, hidden_units=4)
     layer.build((None, 2))
     result = layer.set_memory_from_kmeans(targets, seed=0)
-    memory = _sigmoid(_np(layer.memory))
+    memory = _sigmoid(layer.memory_scale * _np(layer.memory))
     # One slot per cluster, holding the cluster's mean (clipped by epsilon).
     for slot in range(5):
         members = result.assignments == slot
@@ -59,7 +59,7 @@ def test_kmeans_memory_matches_hard_selection_output():
     layer.build((None, 2))
     result = layer.set_memory_from_kmeans(targets, seed=1)
     one_hot = np.eye(5, dtype="float32")
-    memory = _np(keras.ops.matmul(one_hot, layer.memory))
+    memory = _np(keras.ops.matmul(one_hot, layer.memory_values()))
     np.testing.assert_allclose(memory, result.centroids, rtol=1e-6)
 
 
@@ -128,7 +128,9 @@ def test_boundary_values_and_any_value_for_linear_are_accepted():
     )
     linear.build((None, 2))
     linear.set_memory_from_samples(np.array([[-300.0, 255.0]]))
-    np.testing.assert_allclose(_np(linear.memory)[0], [-300.0, 255.0])
+    np.testing.assert_allclose(
+        _np(linear.memory_values())[0], [-300.0, 255.0], rtol=1e-6
+    )
 
 
 def _collapsed_layer():
@@ -157,7 +159,7 @@ def test_reset_slots_splits_the_busiest_slot_and_writes_targets():
     assert not (winners == 2).any()
     # The restarted slots output the chosen rows' targets; the others keep
     # their memory.
-    memory = _sigmoid(_np(layer.memory))
+    memory = _sigmoid(layer.memory_scale * _np(layer.memory))
     for r in records:
         np.testing.assert_allclose(
             memory[r["slot"]], targets[r["row"]], rtol=1e-4, atol=1e-6

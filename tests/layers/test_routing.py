@@ -210,7 +210,7 @@ def test_memory_layer_sparse_read_equals_numpy_reference():
     out, used = (_np(t) for t in layer(x))
     selection = _np(layer.compute_selection(x))
     weights, indices = _np_top_k(selection, 2)
-    memory = _sigmoid(_np(layer.memory).reshape(6, 6))
+    memory = _sigmoid(layer.memory_scale * _np(layer.memory).reshape(6, 6))
     expected = np.einsum("bj,bju->bu", weights, memory[indices])
     np.testing.assert_allclose(
         out, expected.reshape(9, 3, 2), rtol=1e-5, atol=1e-6
@@ -244,7 +244,7 @@ def test_memory_layer_gradients_reach_selected_slots_and_selector(k=1):
     hidden = np.maximum(x @ w1 + b1, 0)
     selection = _softmax(hidden @ w2 + b2)
     weights, indices = _np_top_k(selection, k)
-    activated = _sigmoid(_np(layer.memory))
+    activated = _sigmoid(layer.memory_scale * _np(layer.memory))
     # Memory: only the read rows, weighted by the renormalised selection.
     expected_memory = np.zeros_like(activated)
     for b in range(batch):
@@ -254,6 +254,7 @@ def test_memory_layer_gradients_reach_selected_slots_and_selector(k=1):
                 weights[b, j]
                 * upstream[b]
                 * (activated[n] * (1 - activated[n]))
+                * layer.memory_scale
             )
     np.testing.assert_allclose(
         grads["memory"], expected_memory, rtol=1e-4, atol=1e-6
@@ -286,7 +287,7 @@ def test_memory_layer_sparse_read_scales_to_large_memory():
     layer = MemoryLayer(2, 65_536, hidden_units=4, top_k=2)
     out = _np(layer(x))
     weights, indices = _np_top_k(_np(layer.compute_selection(x)), 2)
-    memory = _sigmoid(_np(layer.memory))
+    memory = _sigmoid(layer.memory_scale * _np(layer.memory))
     expected = np.einsum("bj,bju->bu", weights, memory[indices])
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
@@ -373,8 +374,10 @@ def test_informed_sparse_in_a_jitted_training_step():
     x = rng.normal(size=(16, 6)).astype("float32")
     y = np.repeat(rng.random((1, 5)), 16, axis=0).astype("float32")
     inputs = keras.Input((6,))
+    # The notes' memory (Adam's step at 0.05 would move logits stored with
+    # the default scale by 5 per step).
     memory, selection = MemoryLayer(
-        5, 8, hidden_units=8, top_k=1, return_selection=True
+        5, 8, hidden_units=8, top_k=1, return_selection=True, memory_scale=1.0
     )(inputs)
     # No capacity limit: with 16 samples the selection soon prefers a few
     # slots, and the default capacity (4 rows per slot) would drop most.
