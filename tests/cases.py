@@ -250,6 +250,15 @@ MEMORY = [
         expected_output=_memory_output,
     ),
     Case(
+        layers.MemoryLayer,
+        "layer",
+        dict(memory_size=3, units=5, hidden_units=8, memory_scale=1.0),
+        id="notes",
+        trainable_weights=5,
+        non_trainable_weights=0,
+        expected_output=_memory_output,
+    ),
+    Case(
         layers.MemoryInformedLayer,
         "layer",
         dict(memory_size=3, units=5, hidden_units=8),
