@@ -17,6 +17,8 @@ from keras_memnets.layers.routing import capacity
 from keras_memnets.layers.routing import dispatch
 from keras_memnets.layers.routing import top_k_weights
 
+BACKEND = keras.backend.backend()
+
 
 def _np(t):
     return keras.ops.convert_to_numpy(t)
@@ -290,6 +292,84 @@ def test_memory_layer_sparse_read_scales_to_large_memory():
     memory = _sigmoid(layer.memory_scale * _np(layer.memory))
     expected = np.einsum("bj,bju->bu", weights, memory[indices])
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def _read_slots(layer, x, k):
+    """The slots that `layer` reads for the rows of `x` (sorted, unique)."""
+    _, indices = keras.ops.top_k(layer.compute_selection(x), k)
+    return np.unique(_np(indices))
+
+
+def test_memory_layer_top_k_gradient_is_row_sparse():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(3, 5)).astype("float32")
+    layer = MemoryLayer(4, 32, hidden_units=8, top_k=2)
+    layer(x)
+    read = _read_slots(layer, x, 2)
+    upstream = rng.normal(size=(3, 4)).astype("float32")
+    grads, _ = _grads(layer, [x], upstream)
+    unread = np.setdiff1d(np.arange(32), read)
+    assert np.all(grads["memory"][unread] == 0.0)
+    assert np.all(np.abs(grads["memory"][read]).sum(-1) > 0)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        # A gather from the variable: only the rows read, never the table.
+        with tf.GradientTape() as tape:
+            value = tf.reduce_sum(layer(x) * upstream)
+        gradient = tape.gradient(value, layer.memory.value)
+        assert isinstance(gradient, tf.IndexedSlices)
+        assert set(_np(gradient.indices).tolist()) == set(read.tolist())
+
+
+def _lazy_adam_state(optimizer, layer):
+    """`(memory, momentum, velocity)` of a layer's memory in a LazyAdam."""
+    found = {"memory": _np(layer.memory).copy()}
+    for v in optimizer.variables:
+        for kind in ("momentum", "velocity"):
+            if v.path.endswith(f"{layer.memory.name}_{kind}"):
+                found[kind] = _np(v).copy()
+    return found["memory"], found["momentum"], found["velocity"]
+
+
+@pytest.mark.parametrize("units", [4, (2, 3)], ids=["units", "units_tuple"])
+def test_memory_layer_top_k_lazy_adam_leaves_slots_not_read_alone(units):
+    from keras_memnets.optimizers import LazyAdam
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(7)
+    inputs = keras.Input((5,))
+    layer = MemoryLayer(units, 32, hidden_units=8, top_k=2)
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=LazyAdam(0.01), loss="mse")
+    x = rng.normal(size=(6, 5)).astype("float32")
+    y = rng.random((6,) + tuple(np.atleast_1d(units))).astype("float32")
+    model.fit(x, y, batch_size=6, verbose=0)  # one step: every state made
+    before = _lazy_adam_state(model.optimizer, layer)
+    read = _read_slots(layer, x[:3], 2)
+    model.fit(x[:3], y[:3], batch_size=3, verbose=0)
+    after = _lazy_adam_state(model.optimizer, layer)
+    unread = np.setdiff1d(np.arange(32), read)
+    assert 0 < len(read) <= 6
+    for old, new in zip(before, after):
+        np.testing.assert_array_equal(new[unread], old[unread])
+        assert np.all(new[read] != old[read])
+    if BACKEND == "torch" and np.ndim(units) == 0:
+        # A 2-D table read by rows gets a sparse tensor of the rows read.
+        gradient = layer.memory.value.grad
+        assert gradient.is_sparse
+        rows = gradient.coalesce().indices()[0].numpy()
+        np.testing.assert_array_equal(np.sort(rows), read)
+
+
+def test_memory_layer_marks_its_memory_as_a_table_only_with_top_k():
+    from keras_memnets.optimizers._row_sparse import is_table
+
+    sparse = MemoryLayer(4, 8, hidden_units=4, top_k=2)
+    dense = MemoryLayer(4, 8, hidden_units=4)
+    for layer in (sparse, dense):
+        layer.build((None, 3))
+    assert is_table(sparse.memory) and not is_table(dense.memory)
 
 
 # --- MemoryInformedLayer ------------------------------------------------
