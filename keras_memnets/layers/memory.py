@@ -25,7 +25,7 @@ from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
 
 # What `selection_regularizer="auto"` resolves to with `memory_scale != 1`.
-AUTO_SELECTION_REGULARIZER = dict(weight=0.01, mode="entropy")
+_AUTO_SELECTION_REGULARIZER = dict(weight=0.01, mode="entropy")
 
 
 @register
@@ -178,7 +178,7 @@ class MemoryLayer(keras.layers.Layer):
         ):
             if self.memory_scale != 1.0:
                 self._auto_selection_regularizer = LoadBalance(
-                    **AUTO_SELECTION_REGULARIZER
+                    **_AUTO_SELECTION_REGULARIZER
                 )
             self.selection_regularizer = self._auto_selection_regularizer
             self._selection_regularizer_is_auto = True
