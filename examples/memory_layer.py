@@ -75,14 +75,12 @@ model.summary()
 """
 ## Where the slots start
 
-All slots start as nearly the same grey image. The layer's defaults let
-them move apart in training: the weight `memory` stores the slots' logits
-divided by `memory_scale=100`, so Adam moves the logits 100 times faster,
-and a small balance term (`selection_regularizer="auto"`) keeps the batch
-using all its slots. (With `memory_scale=1.0`, the research notes' setting,
-the selection settles on one or two slots.) `set_memory_from_kmeans` gives
-the slots a head start: it writes the k-means centroids of the training
-digits into them, so each slot starts as a different prototype digit.
+All slots start as nearly the same grey image. The layer's defaults move
+them apart in training (`memory_scale=100` makes Adam move the slots'
+logits 100 times faster, and a small balance term keeps all slots in use;
+`memory_scale=1.0`, the notes' setting, collapses onto one or two slots).
+`set_memory_from_kmeans` gives them a head start: it writes the k-means
+centroids of the training digits into the slots.
 """
 
 memory_layer = model.get_layer("memory")
@@ -119,10 +117,9 @@ for key in ("memory_slots_used", "memory_perplexity", "memory_purity"):
 """
 ## The slots
 
-`memory_values()` returns what each slot outputs: the sigmoid of its
-logits, `memory_scale` times the weight `memory`. Above each slot: the share
-of test digits for which it is the most selected slot, and the digit class
-most common among them.
+`memory_values()` returns what each slot outputs (the sigmoid of its
+logits). Above each slot: the share of test digits for which it is the most
+selected slot, and the digit class most common among them.
 """
 
 slots = keras.ops.convert_to_numpy(memory_layer.memory_values())
