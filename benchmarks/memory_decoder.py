@@ -3,7 +3,8 @@
 Three implementations of the research notes' network (input 6, output 784,
 10 memory slots, 512 hidden units; both outputs trained with MSE, Adam):
 
-- `keras_memnets`: `keras_memnets.models.memory_decoder`;
+- `keras_memnets`: `keras_memnets.models.memory_decoder` with
+  `memory_scale=1.0` (the notes' network);
 - `plain_keras`: the same math written inline with `keras.layers.Dense`,
   `Reshape`, `Activation` and two minimal layers (the memory array read and
   the einsum mix), on the same backend, in the same run;
@@ -223,8 +224,10 @@ def run(
     targets = {"memory": y, "informed": y}
 
     models = {
+        # The notes' network (memory_scale=1.0: no scale, no selection
+        # term), the math that `plain_keras` writes inline.
         "keras_memnets": keras_memnets.models.memory_decoder(
-            INPUT_DIM, OUTPUT_DIM, MEMORY_SIZE, HIDDEN
+            INPUT_DIM, OUTPUT_DIM, MEMORY_SIZE, HIDDEN, memory_scale=1.0
         ),
         "plain_keras": plain_keras_model(),
     }

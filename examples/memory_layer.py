@@ -75,10 +75,12 @@ model.summary()
 """
 ## Where the slots start
 
-All slots start as nearly the same grey image, so nothing tells them apart
-and the selection tends to settle on a single slot. `set_memory_from_kmeans`
-writes the k-means centroids of the training digits into the slots first:
-each slot then starts as a different prototype digit.
+All slots start as nearly the same grey image. The layer's defaults move
+them apart in training (`memory_scale=100` makes Adam move the slots'
+logits 100 times faster, and a small balance term keeps all slots in use;
+`memory_scale=1.0`, the notes' setting, collapses onto one or two slots).
+`set_memory_from_kmeans` gives them a head start: it writes the k-means
+centroids of the training digits into the slots.
 """
 
 memory_layer = model.get_layer("memory")
@@ -115,12 +117,12 @@ for key in ("memory_slots_used", "memory_perplexity", "memory_purity"):
 """
 ## The slots
 
-The layer's weight `memory` holds the slots before the sigmoid. Above each
-slot: the share of test digits for which it is the most selected slot, and
-the digit class most common among them.
+`memory_values()` returns what each slot outputs (the sigmoid of its
+logits). Above each slot: the share of test digits for which it is the most
+selected slot, and the digit class most common among them.
 """
 
-slots = keras.ops.convert_to_numpy(keras.ops.sigmoid(memory_layer.memory))
+slots = keras.ops.convert_to_numpy(memory_layer.memory_values())
 report = monitor.report()
 fig, axes = plt.subplots(1, 10, figsize=(10, 1.9))
 for k, ax in enumerate(axes):

@@ -167,7 +167,7 @@ def _memory_output(layer, x):
         selection = np.where(selection >= kth, selection, 0.0)
         selection /= selection.sum(-1, keepdims=True)
     (memory,) = _np([layer.memory])
-    flat = _sigmoid(memory).reshape(layer.memory_size, -1)
+    flat = _sigmoid(layer.memory_scale * memory).reshape(layer.memory_size, -1)
     output = (selection @ flat).reshape((len(x),) + memory.shape[1:])
     return [output, selection] if layer.return_selection else output
 
@@ -245,6 +245,15 @@ MEMORY = [
             return_selection=True,
         ),
         id="top_k",
+        trainable_weights=5,
+        non_trainable_weights=0,
+        expected_output=_memory_output,
+    ),
+    Case(
+        layers.MemoryLayer,
+        "layer",
+        dict(memory_size=3, units=5, hidden_units=8, memory_scale=1.0),
+        id="notes",
         trainable_weights=5,
         non_trainable_weights=0,
         expected_output=_memory_output,

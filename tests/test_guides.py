@@ -72,6 +72,10 @@ def test_memory_networks_guide_runs():
     assert namespace["kmeans"].centroids.shape == (10, 784)
     assert namespace["kmeans"].mse == pytest.approx(0.05, abs=0.03)
     assert len(namespace["records"]) <= 1
+    # The default and the notes' setting.
+    assert "100.0 {'weight': 0.01, 'mode': 'entropy'}" in printed
+    notes = namespace["notes"].get_layer("memory_layer")
+    assert notes.memory_scale == 1.0 and notes.selection_regularizer is None
 
 
 def test_product_key_memory_guide_runs():

@@ -11,6 +11,9 @@ from keras_memnets.layers.approximator import ApproximatorLayer
 from keras_memnets.layers.routing import dense_selection
 from keras_memnets.layers.routing import top_k_weights
 from keras_memnets.layers.routing import validate_top_k
+from keras_memnets.optimizers._row_sparse import mark_table
+from keras_memnets.optimizers._row_sparse import sparse_take
+from keras_memnets.regularizers.load_balance import LoadBalance
 from keras_memnets.utils.config import serialize_nested
 from keras_memnets.utils.shapes import check_input_shape
 from keras_memnets.utils.shapes import reshape_last_axis
@@ -18,7 +21,11 @@ from keras_memnets.utils.shapes import standardize_units
 from keras_memnets.utils.shapes import units_shape
 from keras_memnets.utils.shapes import unless_empty
 from keras_memnets.utils.validation import get_activation
+from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
+
+# What `selection_regularizer="auto"` resolves to with `memory_scale != 1`.
+_AUTO_SELECTION_REGULARIZER = dict(weight=0.01, mode="entropy")
 
 
 @register
@@ -26,12 +33,25 @@ class MemoryLayer(keras.layers.Layer):
     """A memory of `memory_size` learned slots, read by a softmax selection.
 
     The selection is `F = softmax(Approximator[hidden_units, memory_size](x))`
-    and the output is `F · memory_activation(M)`, where `M` is a learned
-    array of shape `(memory_size, *units)`, stored before the activation as
-    the weight named `"memory"`: each row is one slot, and the output is the
-    selection-weighted mix of the activated slots. The slots can be written
-    from data with `set_memory_from_samples`, `set_memory_from_kmeans` and
-    `reset_slots`.
+    and the output is `F · memory_activation(memory_scale · W)`, where `W`
+    is a learned array of shape `(memory_size, *units)`, the weight named
+    `"memory"`: each row is one slot, stored as its logits (its values
+    before `memory_activation`) divided by `memory_scale`, and the output is
+    the selection-weighted mix of the activated slots
+    (`memory_values()`). The slots can be written from data with
+    `set_memory_from_samples`, `set_memory_from_kmeans` and `reset_slots`.
+
+    The defaults make a trained memory use its slots. Adam moves a weight
+    by about its learning rate per step whatever the gradient's size, so
+    `memory_scale=100` moves the logits 100 times faster than the weight
+    and lets the slots specialise before the selection settles, and
+    `selection_regularizer="auto"` adds
+    `keras_memnets.regularizers.LoadBalance(0.01, mode="entropy")`, which
+    asks each batch to spread its selection over the slots on average.
+    The two are coupled: `"auto"` resolves to the balance term only when
+    `memory_scale != 1`, so `memory_scale=1.0` alone gives the layer of the
+    research notes, whose selection collapses onto one or two slots when
+    it is trained as built.
 
     Args:
         units: int or tuple of ints. Per-sample output shape.
@@ -44,14 +64,21 @@ class MemoryLayer(keras.layers.Layer):
             array before it is read. Defaults to `"sigmoid"`.
         return_selection: bool. If `True`, `call` returns
             `(output, selection)`. Defaults to `False`.
-        selection_regularizer: optional regularizer of the selection (for
-            example `keras_memnets.regularizers.OneMax(0.1)`). As with
-            Keras' `activity_regularizer`, its value is divided by the batch
-            size before it is added to the layer's losses; an empty batch
-            adds 0.
-        memory_initializer: initializer of the memory array (before the
-            activation). Defaults to `"random_normal"`.
-        memory_regularizer: optional regularizer of the memory array.
+        selection_regularizer: `"auto"`, `None` or a regularizer of the
+            selection (for example `keras_memnets.regularizers.OneMax(0.1)`).
+            `"auto"` is `keras_memnets.regularizers.LoadBalance(0.01,
+            mode="entropy")` when `memory_scale != 1` and no regularizer
+            when `memory_scale == 1`; `None` turns the term off; a
+            regularizer replaces it. As with Keras' `activity_regularizer`,
+            its value is divided by the batch size before it is added to
+            the layer's losses (`LoadBalance` multiplies by it first); an
+            empty batch adds 0. The attribute holds the resolved
+            regularizer; `get_config` keeps `"auto"`. Defaults to `"auto"`.
+        memory_initializer: initializer of the initial memory logits (the
+            weight starts at its values divided by `memory_scale`).
+            Defaults to `"random_normal"`.
+        memory_regularizer: optional regularizer of the memory weight (the
+            stored values, the logits divided by `memory_scale`).
         kernel_initializer: initializer of the selection approximator's
             kernels. Defaults to `"glorot_uniform"`.
         bias_initializer: initializer of its biases. Defaults to `"zeros"`.
@@ -64,7 +91,18 @@ class MemoryLayer(keras.layers.Layer):
             the selector keeps learning at `k=1` (the gate gradient of
             Switch Transformer). The selection regularizer sees the full
             softmax, and `return_selection` returns the renormalised
-            selection that was used (zeros elsewhere). Defaults to `None`.
+            selection that was used (zeros elsewhere). The gathered memory
+            has a row-sparse gradient, so that
+            `keras_memnets.optimizers.LazyAdam` updates only the slots read
+            (see the guide *Memory at scale*). Defaults to `None`.
+        memory_scale: float > 0, finite. The memory weight holds the logits
+            divided by `memory_scale`, and every read (dense and `top_k`)
+            applies `memory_activation(memory_scale * memory)`. The slot
+            writes account for it. Under SGD it multiplies the logits'
+            effective learning rate by `memory_scale**2`. Defaults to
+            `100.0`; `1.0` is the layer of the research notes, and the value
+            that configs without `memory_scale` (files saved by
+            keras_memnets 0.2.0) load with.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -92,8 +130,9 @@ class MemoryLayer(keras.layers.Layer):
     Reference:
         The guide *Memory networks* on the docs site
         (https://keras-memnets.readthedocs.io/), which maps the research
-        notes' names to the library's. Fedus et al., "Switch Transformers",
-        JMLR 2022 (`top_k`).
+        notes' names to the library's and measures the defaults (section
+        "A memory that uses its slots by default"). Fedus et al., "Switch
+        Transformers", JMLR 2022 (`top_k`).
     """
 
     def __init__(
@@ -104,7 +143,7 @@ class MemoryLayer(keras.layers.Layer):
         activation="relu",
         memory_activation="sigmoid",
         return_selection=False,
-        selection_regularizer=None,
+        selection_regularizer="auto",
         memory_initializer="random_normal",
         memory_regularizer=None,
         kernel_initializer="glorot_uniform",
@@ -112,6 +151,7 @@ class MemoryLayer(keras.layers.Layer):
         kernel_regularizer=None,
         bias_regularizer=None,
         top_k=None,
+        memory_scale=100.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -124,7 +164,27 @@ class MemoryLayer(keras.layers.Layer):
             memory_activation, "memory_activation", name
         )
         self.return_selection = bool(return_selection)
-        self.selection_regularizer = regularizers.get(selection_regularizer)
+        self.memory_scale = number_in_range(
+            memory_scale,
+            "memory_scale",
+            name,
+            low=0.0,
+            low_inclusive=False,
+            finite=True,
+        )
+        self._auto_selection_regularizer = None
+        if isinstance(selection_regularizer, str) and (
+            selection_regularizer == "auto"
+        ):
+            if self.memory_scale != 1.0:
+                self._auto_selection_regularizer = LoadBalance(
+                    **_AUTO_SELECTION_REGULARIZER
+                )
+            self.selection_regularizer = self._auto_selection_regularizer
+            self._selection_regularizer_is_auto = True
+        else:
+            self.selection_regularizer = regularizers.get(selection_regularizer)
+            self._selection_regularizer_is_auto = False
         self.memory_initializer = initializers.get(memory_initializer)
         self.memory_regularizer = regularizers.get(memory_regularizer)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -152,12 +212,21 @@ class MemoryLayer(keras.layers.Layer):
     def build(self, input_shape):
         self._check_inputs(input_shape)
         self.selector.build(input_shape)
+        initializer = self.memory_initializer
+        if self.memory_scale != 1.0:
+            initializer = _ScaledInitializer(initializer, self.memory_scale)
+        # With `top_k` the memory is a table read by rows: read in its own
+        # dtype (not autocast), so that a mixed-precision read casts only
+        # the rows it gathers.
         self.memory = self.add_weight(
             name="memory",
             shape=(self.memory_size,) + units_shape(self.units),
-            initializer=self.memory_initializer,
+            initializer=initializer,
             regularizer=self.memory_regularizer,
+            autocast=self.top_k is None,
         )
+        if self.top_k is not None:
+            mark_table(self.memory)
 
     def call(self, inputs):
         self._check_inputs(inputs.shape)
@@ -206,15 +275,12 @@ class MemoryLayer(keras.layers.Layer):
                 (for example from `compute_selection`).
 
         Returns:
-            The output `(batch, ..., *units)`: `selection · M` after
-            `memory_activation`, or with `top_k` the mix of the k selected
-            slots only.
+            The output `(batch, ..., *units)`: `selection · memory_values()`,
+            or with `top_k` the mix of the k selected slots only.
         """
         if self.top_k is not None:
             return self._read_top_k(selection)
-        memory = self.memory_activation(
-            ops.cast(self.memory, self.compute_dtype)
-        )
+        memory = self._activate(ops.cast(self.memory, self.compute_dtype))
         # (batch, ..., m) @ (m, prod(units)) -> (batch, ..., *units): one
         # matmul.
         units = units_shape(self.units)
@@ -226,17 +292,49 @@ class MemoryLayer(keras.layers.Layer):
         return output
 
     def _read_top_k(self, selection):
-        # Gather the k selected rows, activate only them, mix them.
+        # Gather the k selected rows of the table, scale and activate only
+        # them, mix them.
         weights, indices = top_k_weights(selection, self.top_k)
-        memory = ops.cast(self.memory, self.compute_dtype)
-        units = units_shape(self.units)
-        if len(units) > 1:
-            memory = ops.reshape(memory, (self.memory_size, -1))
-        rows = self.memory_activation(ops.take(memory, indices, axis=0))
-        output = ops.sum(ops.expand_dims(weights, -1) * rows, axis=-2)
-        if len(units) > 1:
-            output = reshape_last_axis(output, selection, units)
-        return output
+        rows = sparse_take(self.memory, indices)
+        rows = self._activate(ops.cast(rows, self.compute_dtype))
+        # (batch, ..., k) weights against (batch, ..., k, *units) rows.
+        for _ in units_shape(self.units):
+            weights = ops.expand_dims(weights, -1)
+        return ops.sum(weights * rows, axis=len(indices.shape) - 1)
+
+    def _activate(self, memory):
+        """`memory_activation(memory_scale * memory)`."""
+        if self.memory_scale != 1.0:
+            memory = memory * ops.cast(self.memory_scale, memory.dtype)
+        return self.memory_activation(memory)
+
+    def memory_values(self):
+        """Returns what each slot outputs: `memory_activation(memory_scale *
+        memory)`.
+
+        The values the layer reads, in the memory weight's dtype (for
+        example to show the slots as images); `memory_scale * memory` are
+        their logits.
+
+        Returns:
+            A tensor of shape `(memory_size, *units)`.
+
+        Example:
+
+        >>> layer = keras_memnets.layers.MemoryLayer(
+        ...     3, memory_size=2, hidden_units=4, memory_activation="linear")
+        >>> _ = layer(np.zeros((1, 5)))
+        >>> _ = layer.set_memory_from_samples(np.array([[0.0, 0.5, 1.0]]))
+        >>> np.round(keras.ops.convert_to_numpy(
+        ...     layer.memory_values())[0], 6).tolist()
+        [0.0, 0.5, 1.0]
+        """
+        if not self.built:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': build the layer (call "
+                "it once) before `memory_values`."
+            )
+        return self._activate(ops.convert_to_tensor(self.memory))
 
     def compute_output_shape(self, input_shape):
         self._check_inputs(input_shape)
@@ -398,6 +496,7 @@ class MemoryLayer(keras.layers.Layer):
                 "hidden_units": self.hidden_units,
                 "return_selection": self.return_selection,
                 "top_k": self.top_k,
+                "memory_scale": self.memory_scale,
                 **serialize_nested(
                     self,
                     activations=["activation", "memory_activation"],
@@ -415,4 +514,30 @@ class MemoryLayer(keras.layers.Layer):
                 ),
             }
         )
+        if (
+            self._selection_regularizer_is_auto
+            and self.selection_regularizer is self._auto_selection_regularizer
+        ):
+            config["selection_regularizer"] = "auto"
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # A config without `memory_scale` was saved before the argument
+        # existed: its memory holds the logits themselves.
+        config = dict(config)
+        config.setdefault("memory_scale", 1.0)
+        config.setdefault("selection_regularizer", None)
+        return super().from_config(config)
+
+
+class _ScaledInitializer:
+    """`initializer(shape, dtype) / scale`: the memory weight's start."""
+
+    def __init__(self, initializer, scale):
+        self.initializer = initializer
+        self.scale = scale
+
+    def __call__(self, shape, dtype=None):
+        values = self.initializer(shape, dtype=dtype)
+        return values / ops.cast(self.scale, values.dtype)

@@ -2,10 +2,11 @@
 
 The bodies of `MemoryLayer.set_memory_from_samples`,
 `set_memory_from_kmeans` and `reset_slots`. They work on any built layer
-with the attributes `memory` (the slot array before the activation, of
-shape `(memory_size, *units)`), `units`, `memory_size`, `memory_activation`
-and, for `reset_slots`, a `selector` whose `hidden` and `output_dense`
-layers give the selection logits.
+with the attributes `memory` (the slot array of shape `(memory_size,
+*units)`, holding the logits divided by `memory_scale`), `memory_scale`,
+`units`, `memory_size`, `memory_activation` and, for `reset_slots`, a
+`selector` whose `hidden` and `output_dense` layers give the selection
+logits.
 """
 
 import keras
@@ -155,7 +156,8 @@ def set_memory_from_samples(layer, samples, slots=None, epsilon=1e-3):
         slots = np.arange(n)
     slots = _slot_indices(slots, n, layer.memory_size, owner)
     memory = np.array(keras.ops.convert_to_numpy(layer.memory))
-    memory[slots] = INVERSES[name][0](samples, epsilon)
+    # The weight holds the logits divided by the layer's scale.
+    memory[slots] = INVERSES[name][0](samples, epsilon) / layer.memory_scale
     layer.memory.assign(memory)
     return slots
 

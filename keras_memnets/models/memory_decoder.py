@@ -6,6 +6,7 @@ from keras_memnets.layers.memory import MemoryLayer
 from keras_memnets.layers.memory_informed import MemoryInformedLayer
 from keras_memnets.utils.shapes import standardize_units
 from keras_memnets.utils.validation import boolean
+from keras_memnets.utils.validation import number_in_range
 from keras_memnets.utils.validation import positive_int
 
 OWNER = "memory_decoder"
@@ -20,7 +21,8 @@ def memory_decoder(
     memory_activation="sigmoid",
     output_activation="sigmoid",
     return_selection=False,
-    selection_regularizer=None,
+    selection_regularizer="auto",
+    memory_scale=100.0,
     name="memory_decoder",
 ):
     """Builds a decoder with a memory output and a memory-informed output.
@@ -28,9 +30,10 @@ def memory_decoder(
     The functional graph has two outputs computed from one selection
     `F = softmax(Approximator[hidden_units, memory_size](x))`:
 
-    - `"memory"`: `F · sigmoid(M)`, with the learned memory array `M` of
+    - `"memory"`: `F · sigmoid(M)`, with the learned memory logits `M` of
       shape `(memory_size, output_dim)`
-      (`keras_memnets.layers.MemoryLayer`, layer name `"memory_layer"`).
+      (`keras_memnets.layers.MemoryLayer`, layer name `"memory_layer"`,
+      which stores `M / memory_scale`).
     - `"informed"`: `Σ_k F_k · sigmoid(Approximator[hidden_units,
       (memory_size, output_dim)](x))_k`
       (`keras_memnets.layers.MemoryInformedLayer`, layer name
@@ -54,8 +57,16 @@ def memory_decoder(
         output_activation: str or callable. Applied to the informed
             candidates.
         return_selection: bool. Add the `"selection"` output.
-        selection_regularizer: optional regularizer of the selection (for
-            example `keras_memnets.regularizers.OneMax(0.1)`).
+        selection_regularizer: `"auto"`, `None` or a regularizer of the
+            selection (for example `keras_memnets.regularizers.OneMax(0.1)`),
+            passed to the `MemoryLayer`: `"auto"` is
+            `keras_memnets.regularizers.LoadBalance(0.01, mode="entropy")`
+            unless `memory_scale == 1`, and nothing then.
+        memory_scale: float > 0. The `MemoryLayer`'s `memory_scale`: its
+            memory weight holds the logits divided by it. The defaults keep
+            the slots in use; `memory_scale=1.0` builds the decoder of the
+            research notes, whose selection collapses onto one or two slots
+            under Adam.
         name: str. Name of the model.
 
     Returns:
@@ -71,7 +82,8 @@ def memory_decoder(
     ['informed', 'memory']
 
     Reference:
-        The guide *Memory networks* on the docs site,
+        The guide *Memory networks* on the docs site (section "A memory
+        that uses its slots by default"),
         https://keras-memnets.readthedocs.io/.
     """
     input_dim = positive_int(input_dim, "input_dim", OWNER)
@@ -79,6 +91,14 @@ def memory_decoder(
     memory_size = positive_int(memory_size, "memory_size", OWNER)
     hidden_units = positive_int(hidden_units, "hidden_units", OWNER)
     return_selection = boolean(return_selection, "return_selection", OWNER)
+    memory_scale = number_in_range(
+        memory_scale,
+        "memory_scale",
+        OWNER,
+        low=0.0,
+        low_inclusive=False,
+        finite=True,
+    )
     inputs = keras.Input((input_dim,), name="features")
     memory_output, selection = MemoryLayer(
         output_dim,
@@ -88,6 +108,7 @@ def memory_decoder(
         memory_activation=memory_activation,
         return_selection=True,
         selection_regularizer=selection_regularizer,
+        memory_scale=memory_scale,
         name="memory_layer",
     )(inputs)
     informed_output = MemoryInformedLayer(

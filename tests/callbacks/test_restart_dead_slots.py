@@ -65,7 +65,8 @@ def test_dead_slot_takes_over_half_of_the_busiest_slot():
         atol=1e-6,
     )
     # The memory row now outputs one of the targets (clipped).
-    row = 1 / (1 + np.exp(-_np(layer.memory)[2].astype("float64")))
+    row = _np(layer.memory)[2].astype("float64") * layer.memory_scale
+    row = 1 / (1 + np.exp(-row))
     matches = np.all(np.abs(np.clip(y, 1e-3, 1 - 1e-3) - row) < 1e-5, axis=1)
     assert matches.sum() == 1
 
@@ -94,7 +95,8 @@ def test_noise_splits_the_pair_so_the_slot_is_alive():
     dense = layer.selector.output_dense
     h = _np(layer.selector.hidden(x))
     logits = h @ _np(dense.kernel) + _np(dense.bias)
-    row = 1 / (1 + np.exp(-_np(layer.memory)[2].astype("float64")))
+    row = _np(layer.memory)[2].astype("float64") * layer.memory_scale
+    row = 1 / (1 + np.exp(-row))
     chosen = np.flatnonzero(
         np.all(np.abs(np.clip(y, 1e-3, 1 - 1e-3) - row) < 1e-5, axis=1)
     )

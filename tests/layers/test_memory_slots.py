@@ -33,7 +33,7 @@ def test_set_memory_from_kmeans_writes_cluster_means():
     layer = MemoryLayer((4, 3), memory_size=5, hidden_units=4)
     layer.build((None, 2))
     result = layer.set_memory_from_kmeans(targets, seed=0)
-    memory = _sigmoid(_np(layer.memory))
+    memory = _sigmoid(layer.memory_scale * _np(layer.memory))
     # One slot per cluster, holding the cluster's mean (clipped by epsilon).
     for slot in range(5):
         members = result.assignments == slot
@@ -59,7 +59,7 @@ def test_kmeans_memory_matches_hard_selection_output():
     layer.build((None, 2))
     result = layer.set_memory_from_kmeans(targets, seed=1)
     one_hot = np.eye(5, dtype="float32")
-    memory = _np(keras.ops.matmul(one_hot, layer.memory))
+    memory = _np(keras.ops.matmul(one_hot, layer.memory_values()))
     np.testing.assert_allclose(memory, result.centroids, rtol=1e-6)
 
 
@@ -128,7 +128,9 @@ def test_boundary_values_and_any_value_for_linear_are_accepted():
     )
     linear.build((None, 2))
     linear.set_memory_from_samples(np.array([[-300.0, 255.0]]))
-    np.testing.assert_allclose(_np(linear.memory)[0], [-300.0, 255.0])
+    np.testing.assert_allclose(
+        _np(linear.memory_values())[0], [-300.0, 255.0], rtol=1e-6
+    )
 
 
 def _collapsed_layer():
@@ -157,7 +159,7 @@ def test_reset_slots_splits_the_busiest_slot_and_writes_targets():
     assert not (winners == 2).any()
     # The restarted slots output the chosen rows' targets; the others keep
     # their memory.
-    memory = _sigmoid(_np(layer.memory))
+    memory = _sigmoid(layer.memory_scale * _np(layer.memory))
     for r in records:
         np.testing.assert_allclose(
             memory[r["slot"]], targets[r["row"]], rtol=1e-4, atol=1e-6
@@ -198,3 +200,63 @@ def test_reset_slots_errors_change_nothing():
     )
     with pytest.raises(ValueError, match="build the layer"):
         MemoryLayer(3, memory_size=2, hidden_units=4).reset_slots([1], x)
+
+
+@pytest.mark.parametrize(
+    "activation", ["sigmoid", "tanh", "softplus", "linear"]
+)
+def test_slot_writes_give_the_same_read_at_any_memory_scale(activation):
+    # The weight holds logits / memory_scale: a layer at scale 100 written
+    # from the same samples or centroids reads what the notes' layer reads.
+    targets, _, _ = _binary_clusters(2, dim=(4, 3))
+    targets = 0.1 + 0.8 * targets  # inside every activation's range
+    x = np.random.default_rng(3).normal(size=(7, 2)).astype("float32")
+    layers = {
+        scale: MemoryLayer(
+            (4, 3),
+            memory_size=5,
+            hidden_units=4,
+            memory_activation=activation,
+            memory_scale=scale,
+        )
+        for scale in (1.0, 100.0)
+    }
+    for layer in layers.values():
+        layer(x)
+    layers[100.0].set_weights(layers[1.0].get_weights())
+    results = {
+        scale: layer.set_memory_from_kmeans(targets, seed=0)
+        for scale, layer in layers.items()
+    }
+    np.testing.assert_array_equal(
+        results[1.0].centroids, results[100.0].centroids
+    )
+    np.testing.assert_allclose(
+        _np(layers[100.0].memory), _np(layers[1.0].memory) / 100.0, rtol=1e-6
+    )
+    reads = {scale: _np(layer(x)) for scale, layer in layers.items()}
+    np.testing.assert_allclose(reads[100.0], reads[1.0], rtol=1e-6, atol=1e-7)
+    # One slot written from a sample, by index.
+    for layer in layers.values():
+        layer.set_memory_from_samples(targets[:1], slots=[3])
+    np.testing.assert_allclose(
+        _np(layers[100.0].memory_values())[3],
+        _np(layers[1.0].memory_values())[3],
+        rtol=1e-6,
+        atol=1e-7,
+    )
+    np.testing.assert_allclose(
+        _np(layers[100.0](x)), _np(layers[1.0](x)), rtol=1e-6, atol=1e-7
+    )
+
+
+def test_reset_slots_writes_the_scaled_logits():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 5)).astype("float32")
+    targets = rng.random((60, 3))
+    layer = _collapsed_layer()
+    assert layer.memory_scale == 100.0
+    records = layer.reset_slots([2], x, targets=targets, split=2.0, seed=0)
+    logits = 100.0 * _np(layer.memory)[2].astype("float64")
+    expected = np.clip(targets[records[0]["row"]], 1e-3, 1 - 1e-3)
+    np.testing.assert_allclose(_sigmoid(logits), expected, rtol=1e-5)

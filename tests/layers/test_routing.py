@@ -17,6 +17,8 @@ from keras_memnets.layers.routing import capacity
 from keras_memnets.layers.routing import dispatch
 from keras_memnets.layers.routing import top_k_weights
 
+BACKEND = keras.backend.backend()
+
 
 def _np(t):
     return keras.ops.convert_to_numpy(t)
@@ -210,7 +212,7 @@ def test_memory_layer_sparse_read_equals_numpy_reference():
     out, used = (_np(t) for t in layer(x))
     selection = _np(layer.compute_selection(x))
     weights, indices = _np_top_k(selection, 2)
-    memory = _sigmoid(_np(layer.memory).reshape(6, 6))
+    memory = _sigmoid(layer.memory_scale * _np(layer.memory).reshape(6, 6))
     expected = np.einsum("bj,bju->bu", weights, memory[indices])
     np.testing.assert_allclose(
         out, expected.reshape(9, 3, 2), rtol=1e-5, atol=1e-6
@@ -244,7 +246,7 @@ def test_memory_layer_gradients_reach_selected_slots_and_selector(k=1):
     hidden = np.maximum(x @ w1 + b1, 0)
     selection = _softmax(hidden @ w2 + b2)
     weights, indices = _np_top_k(selection, k)
-    activated = _sigmoid(_np(layer.memory))
+    activated = _sigmoid(layer.memory_scale * _np(layer.memory))
     # Memory: only the read rows, weighted by the renormalised selection.
     expected_memory = np.zeros_like(activated)
     for b in range(batch):
@@ -254,6 +256,7 @@ def test_memory_layer_gradients_reach_selected_slots_and_selector(k=1):
                 weights[b, j]
                 * upstream[b]
                 * (activated[n] * (1 - activated[n]))
+                * layer.memory_scale
             )
     np.testing.assert_allclose(
         grads["memory"], expected_memory, rtol=1e-4, atol=1e-6
@@ -286,9 +289,87 @@ def test_memory_layer_sparse_read_scales_to_large_memory():
     layer = MemoryLayer(2, 65_536, hidden_units=4, top_k=2)
     out = _np(layer(x))
     weights, indices = _np_top_k(_np(layer.compute_selection(x)), 2)
-    memory = _sigmoid(_np(layer.memory))
+    memory = _sigmoid(layer.memory_scale * _np(layer.memory))
     expected = np.einsum("bj,bju->bu", weights, memory[indices])
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def _read_slots(layer, x, k):
+    """The slots that `layer` reads for the rows of `x` (sorted, unique)."""
+    _, indices = keras.ops.top_k(layer.compute_selection(x), k)
+    return np.unique(_np(indices))
+
+
+def test_memory_layer_top_k_gradient_is_row_sparse():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(3, 5)).astype("float32")
+    layer = MemoryLayer(4, 32, hidden_units=8, top_k=2)
+    layer(x)
+    read = _read_slots(layer, x, 2)
+    upstream = rng.normal(size=(3, 4)).astype("float32")
+    grads, _ = _grads(layer, [x], upstream)
+    unread = np.setdiff1d(np.arange(32), read)
+    assert np.all(grads["memory"][unread] == 0.0)
+    assert np.all(np.abs(grads["memory"][read]).sum(-1) > 0)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        # A gather from the variable: only the rows read, never the table.
+        with tf.GradientTape() as tape:
+            value = tf.reduce_sum(layer(x) * upstream)
+        gradient = tape.gradient(value, layer.memory.value)
+        assert isinstance(gradient, tf.IndexedSlices)
+        assert set(_np(gradient.indices).tolist()) == set(read.tolist())
+
+
+def _lazy_adam_state(optimizer, layer):
+    """`(memory, momentum, velocity)` of a layer's memory in a LazyAdam."""
+    found = {"memory": _np(layer.memory).copy()}
+    for v in optimizer.variables:
+        for kind in ("momentum", "velocity"):
+            if v.path.endswith(f"{layer.memory.name}_{kind}"):
+                found[kind] = _np(v).copy()
+    return found["memory"], found["momentum"], found["velocity"]
+
+
+@pytest.mark.parametrize("units", [4, (2, 3)], ids=["units", "units_tuple"])
+def test_memory_layer_top_k_lazy_adam_leaves_slots_not_read_alone(units):
+    from keras_memnets.optimizers import LazyAdam
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(7)
+    inputs = keras.Input((5,))
+    layer = MemoryLayer(units, 32, hidden_units=8, top_k=2)
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=LazyAdam(0.01), loss="mse")
+    x = rng.normal(size=(6, 5)).astype("float32")
+    y = rng.random((6,) + tuple(np.atleast_1d(units))).astype("float32")
+    model.fit(x, y, batch_size=6, verbose=0)  # one step: every state made
+    before = _lazy_adam_state(model.optimizer, layer)
+    read = _read_slots(layer, x[:3], 2)
+    model.fit(x[:3], y[:3], batch_size=3, verbose=0)
+    after = _lazy_adam_state(model.optimizer, layer)
+    unread = np.setdiff1d(np.arange(32), read)
+    assert 0 < len(read) <= 6
+    for old, new in zip(before, after):
+        np.testing.assert_array_equal(new[unread], old[unread])
+        assert np.all(new[read] != old[read])
+    if BACKEND == "torch" and np.ndim(units) == 0:
+        # A 2-D table read by rows gets a sparse tensor of the rows read.
+        gradient = layer.memory.value.grad
+        assert gradient.is_sparse
+        rows = gradient.coalesce().indices()[0].numpy()
+        np.testing.assert_array_equal(np.sort(rows), read)
+
+
+def test_memory_layer_marks_its_memory_as_a_table_only_with_top_k():
+    from keras_memnets.optimizers._row_sparse import is_table
+
+    sparse = MemoryLayer(4, 8, hidden_units=4, top_k=2)
+    dense = MemoryLayer(4, 8, hidden_units=4)
+    for layer in (sparse, dense):
+        layer.build((None, 3))
+    assert is_table(sparse.memory) and not is_table(dense.memory)
 
 
 # --- MemoryInformedLayer ------------------------------------------------
@@ -373,8 +454,10 @@ def test_informed_sparse_in_a_jitted_training_step():
     x = rng.normal(size=(16, 6)).astype("float32")
     y = np.repeat(rng.random((1, 5)), 16, axis=0).astype("float32")
     inputs = keras.Input((6,))
+    # The notes' memory (Adam's step at 0.05 would move logits stored with
+    # the default scale by 5 per step).
     memory, selection = MemoryLayer(
-        5, 8, hidden_units=8, top_k=1, return_selection=True
+        5, 8, hidden_units=8, top_k=1, return_selection=True, memory_scale=1.0
     )(inputs)
     # No capacity limit: with 16 samples the selection soon prefers a few
     # slots, and the default capacity (4 rows per slot) would drop most.

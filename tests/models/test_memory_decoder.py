@@ -35,7 +35,8 @@ def test_outputs_are_the_two_layers_sharing_one_selection():
     selection = _np(memory_layer.compute_selection(x))
     np.testing.assert_allclose(out["selection"], selection, rtol=1e-6)
     np.testing.assert_allclose(out["selection"].sum(-1), 1.0, rtol=1e-6)
-    sig_memory = 1 / (1 + np.exp(-_np(memory_layer.memory)))
+    logits = memory_layer.memory_scale * _np(memory_layer.memory)
+    sig_memory = 1 / (1 + np.exp(-logits))
     np.testing.assert_allclose(
         out["memory"],
         np.einsum("bk,kij->bij", selection, sig_memory),

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_memnets.layers import MemoryLayer
 from keras_memnets.layers import ProductKeyMemory
 from keras_memnets.models import RowSparseModel
 from keras_memnets.optimizers import LazyAdam
@@ -160,6 +161,53 @@ def test_mixed_bfloat16_keeps_the_row_sparse_step(monkeypatch):
     assert seen["rows"] == ["values"]
     assert np.all(np.isfinite(loss))
     assert model.get_layer("memory").values.dtype == "float32"
+
+
+def _memory_layer_model(cls, top_k, seed=0):
+    """Input 6 -> MemoryLayer (32 slots) -> Dense(2)."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((6,))
+    memory = MemoryLayer(4, 32, hidden_units=8, top_k=top_k, name="memory")
+    outputs = keras.layers.Dense(2, name="head")(memory(inputs))
+    return cls(inputs, outputs)
+
+
+@jax_only
+def test_memory_layer_top_k_gets_the_row_sparse_step(monkeypatch):
+    seen = _spy(monkeypatch)
+    rows = _memory_layer_model(RowSparseModel, top_k=2)
+    rows_loss = _fit(rows, LazyAdam(0.01))
+    assert seen["rows"] == ["memory"] and seen["masked"] == []
+    dense = _memory_layer_model(keras.Model, top_k=2)
+    dense_loss = _fit(dense, LazyAdam(0.01))
+    assert "memory" in seen["masked"]
+    np.testing.assert_allclose(rows_loss, dense_loss, rtol=1e-5)
+    _assert_same_training(rows, dense)
+    # Slots never read kept their initial value and zero moments.
+    memory = _np(rows.get_layer("memory").memory)
+    moments = [
+        _np(v)
+        for v in rows.optimizer.variables
+        if v.path.endswith(("memory_momentum", "memory_velocity"))
+    ]
+    assert len(moments) == 2
+    unread = np.all(moments[0] == 0.0, axis=1)
+    assert 0 < unread.sum() < 32
+    start = _np(_memory_layer_model(keras.Model, 2).get_layer("memory").memory)
+    np.testing.assert_array_equal(memory[unread], start[unread])
+    for moment in moments:
+        np.testing.assert_array_equal(moment[unread], 0.0)
+
+
+@jax_only
+def test_a_dense_memory_layer_keeps_keras_step(monkeypatch):
+    seen = _spy(monkeypatch)
+    rows = _memory_layer_model(RowSparseModel, top_k=None)
+    _fit(rows, LazyAdam(0.01), epochs=1)
+    assert seen["rows"] == [] and seen["masked"] == []
+    dense = _memory_layer_model(keras.Model, top_k=None)
+    _fit(dense, LazyAdam(0.01), epochs=1)
+    _assert_same_training(rows, dense, rtol=0, atol=0)
 
 
 def test_fit_trains_and_leaves_rows_not_read_on_every_backend():
