@@ -87,9 +87,9 @@ def _mark_table(model):
     """Marks the product-key table as read by rows, as the layer's read does
     when it goes through `sparse_take`: LazyAdam then leaves the rows that
     a step did not read, with their moments."""
-    from keras_memnets.optimizers import _row_sparse
+    from keras_memnets.utils import row_sparse
 
-    _row_sparse.sparse_take(model.get_layer("pkm").values, np.zeros(1, "int32"))
+    row_sparse.sparse_take(model.get_layer("pkm").values, np.zeros(1, "int32"))
 
 
 def _train(model, optimizer_name, initial):

@@ -11,10 +11,10 @@ from keras_memnets.layers.approximator import ApproximatorLayer
 from keras_memnets.layers.routing import dense_selection
 from keras_memnets.layers.routing import top_k_weights
 from keras_memnets.layers.routing import validate_top_k
-from keras_memnets.optimizers._row_sparse import mark_table
-from keras_memnets.optimizers._row_sparse import sparse_take
 from keras_memnets.regularizers.load_balance import LoadBalance
 from keras_memnets.utils.config import serialize_nested
+from keras_memnets.utils.row_sparse import mark_table
+from keras_memnets.utils.row_sparse import sparse_take
 from keras_memnets.utils.shapes import check_input_shape
 from keras_memnets.utils.shapes import reshape_last_axis
 from keras_memnets.utils.shapes import standardize_units

@@ -10,8 +10,8 @@ from keras import regularizers
 from keras_memnets.api_export import register
 from keras_memnets.layers._product_keys import product_scores
 from keras_memnets.layers._product_keys import product_top_k
-from keras_memnets.optimizers._row_sparse import mark_table
-from keras_memnets.optimizers._row_sparse import sparse_take
+from keras_memnets.utils.row_sparse import mark_table
+from keras_memnets.utils.row_sparse import sparse_take
 from keras_memnets.utils.shapes import check_input_shape
 from keras_memnets.utils.shapes import check_min_rank
 from keras_memnets.utils.validation import one_of

@@ -19,7 +19,7 @@ This step differentiates with respect to the rows read instead:
 
 import keras
 
-from keras_memnets.optimizers._row_sparse import RowReads
+from keras_memnets.utils.row_sparse import RowReads
 
 
 def train_step(model, state, data, keras_step):

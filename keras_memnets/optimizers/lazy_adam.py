@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from keras_memnets.api_export import register
-from keras_memnets.optimizers import _row_sparse
+from keras_memnets.utils import row_sparse
 from keras_memnets.utils.validation import number_in_range
 
 
@@ -167,7 +167,7 @@ class LazyAdam(keras.optimizers.Adam):
     def _clip_gradients(self, grads):
         # Row-sparse gradients arrive coalesced: a norm or a clipped value
         # is the dense gradient's.
-        if not any(_row_sparse.is_row_sparse(g) for g in grads):
+        if not any(row_sparse.is_row_sparse(g) for g in grads):
             return super()._clip_gradients(grads)
         if self.clipnorm and self.clipnorm > 0:
             return [
@@ -176,15 +176,15 @@ class LazyAdam(keras.optimizers.Adam):
             ]
         if self.global_clipnorm and self.global_clipnorm > 0:
             values = [
-                _row_sparse.rows_and_values(g)[1]
-                if _row_sparse.is_row_sparse(g)
+                row_sparse.rows_and_values(g)[1]
+                if row_sparse.is_row_sparse(g)
                 else g
                 for g in grads
             ]
             clipped = super()._clip_gradients(values)
             return [
-                _row_sparse.with_values(g, c)
-                if _row_sparse.is_row_sparse(g)
+                row_sparse.with_values(g, c)
+                if row_sparse.is_row_sparse(g)
                 else c
                 for g, c in zip(grads, clipped)
             ]
@@ -199,10 +199,10 @@ class LazyAdam(keras.optimizers.Adam):
         return grads
 
     def _clip_rows(self, gradient, clip):
-        if not _row_sparse.is_row_sparse(gradient):
+        if not row_sparse.is_row_sparse(gradient):
             return clip(gradient)
-        values = _row_sparse.rows_and_values(gradient)[1]
-        return _row_sparse.with_values(gradient, clip(values))
+        values = row_sparse.rows_and_values(gradient)[1]
+        return row_sparse.with_values(gradient, clip(values))
 
     def build(self, variables):
         if self.built:
@@ -214,7 +214,7 @@ class LazyAdam(keras.optimizers.Adam):
             # sparse gradients, sees them first.
             wrapped = getattr(self, "_in_loss_scale_optimizer", False)
             for variable in variables:
-                _row_sparse.allow_sparse_gradient(
+                row_sparse.allow_sparse_gradient(
                     variable, None if wrapped else self
                 )
 
@@ -230,7 +230,7 @@ class LazyAdam(keras.optimizers.Adam):
             self._in_loss_scale_optimizer = True
             if self.built:
                 for variable in self._trainable_variables:
-                    _row_sparse.allow_sparse_gradient(variable, None)
+                    row_sparse.allow_sparse_gradient(variable, None)
         self._loss_scale_factor = value
 
     def _backend_apply_gradients(self, grads, trainable_variables):
@@ -240,9 +240,9 @@ class LazyAdam(keras.optimizers.Adam):
         # checks are assertions, which automatic control dependencies run
         # before the writes that follow them.
         for gradient, variable in zip(grads, trainable_variables):
-            if _row_sparse.is_row_sparse(gradient):
-                _row_sparse.check_rows("LazyAdam", gradient, variable)
-        grads = [_row_sparse.coalesce(g) for g in grads]
+            if row_sparse.is_row_sparse(gradient):
+                row_sparse.check_rows("LazyAdam", gradient, variable)
+        grads = [row_sparse.coalesce(g) for g in grads]
         super()._backend_apply_gradients(grads, trainable_variables)
 
     def _apply_weight_decay(self, variables):
@@ -264,7 +264,7 @@ class LazyAdam(keras.optimizers.Adam):
             self._torch_update_step([gradient], [variable], learning_rate)
             return
         gradient = self._rows(gradient, variable)
-        if _row_sparse.is_row_sparse(gradient):
+        if row_sparse.is_row_sparse(gradient):
             # TensorFlow: a `tf.IndexedSlices` gradient, or the nonzero rows
             # of a table's dense gradient. JAX: a row-sparse BCOO gradient
             # (from a custom training step).
@@ -283,19 +283,19 @@ class LazyAdam(keras.optimizers.Adam):
         keras_variable = self._trainable_variables[
             self._get_variable_index(variable)
         ]
-        return _row_sparse.is_table(keras_variable)
+        return row_sparse.is_table(keras_variable)
 
     def _rows(self, gradient, variable):
         """The gradient with duplicate rows summed; a table's dense
         gradient as its nonzero rows (TensorFlow, PyTorch)."""
-        gradient = _row_sparse.coalesce(gradient)
+        gradient = row_sparse.coalesce(gradient)
         if (
             keras.config.backend() != "jax"
-            and not _row_sparse.is_row_sparse(gradient)
+            and not row_sparse.is_row_sparse(gradient)
             and len(variable.shape) > 0
             and self._is_table(variable)
         ):
-            gradient = _row_sparse.nonzero_rows(gradient)
+            gradient = row_sparse.nonzero_rows(gradient)
         return gradient
 
     def _alpha(self, learning_rate, dtype):
@@ -346,16 +346,16 @@ class LazyAdam(keras.optimizers.Adam):
         """Adam on the rows of a coalesced row-sparse gradient: the rows of
         the variable and its moments are read, updated and written back;
         no other row is read or written."""
-        rows, values = _row_sparse.rows_and_values(gradient)
+        rows, values = row_sparse.rows_and_values(gradient)
         dtype = variable.dtype
         values = ops.cast(values, dtype)
         m, v, v_hat = self._moments(variable)
 
         def read(var):
-            return _row_sparse.read_rows(var, rows)
+            return row_sparse.read_rows(var, rows)
 
         def write(var, value):
-            _row_sparse.write_rows(self, var, rows, value)
+            row_sparse.write_rows(self, var, rows, value)
 
         new_m, new_v, new_v_hat, step = self._adam_rule(
             values,
@@ -409,8 +409,8 @@ class LazyAdam(keras.optimizers.Adam):
         momentums, velocities, velocity_hats = [], [], []
         for gradient, variable in zip(grads, trainable_variables):
             gradient = self._rows(gradient, variable)
-            if _row_sparse.is_row_sparse(gradient):
-                ids, gradient = _row_sparse.rows_and_values(gradient)
+            if row_sparse.is_row_sparse(gradient):
+                ids, gradient = row_sparse.rows_and_values(gradient)
                 rows.append(ids)
             else:
                 rows.append(None)
@@ -429,7 +429,7 @@ class LazyAdam(keras.optimizers.Adam):
             )
         with torch.no_grad():
             alpha = self._alpha(learning_rate, values[0].dtype)
-        _row_sparse.torch_adam_step(
+        row_sparse.torch_adam_step(
             values,
             gradients,
             rows,

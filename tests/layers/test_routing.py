@@ -363,7 +363,7 @@ def test_memory_layer_top_k_lazy_adam_leaves_slots_not_read_alone(units):
 
 
 def test_memory_layer_marks_its_memory_as_a_table_only_with_top_k():
-    from keras_memnets.optimizers._row_sparse import is_table
+    from keras_memnets.utils.row_sparse import is_table
 
     sparse = MemoryLayer(4, 8, hidden_units=4, top_k=2)
     dense = MemoryLayer(4, 8, hidden_units=4)

@@ -10,8 +10,8 @@ import pytest
 from keras import ops
 
 from keras_memnets.optimizers import LazyAdam
-from keras_memnets.optimizers import _row_sparse
-from keras_memnets.optimizers._row_sparse import sparse_take
+from keras_memnets.utils import row_sparse
+from keras_memnets.utils.row_sparse import sparse_take
 
 BACKEND = keras.config.backend()
 
@@ -457,7 +457,7 @@ def test_a_tables_dense_gradient_leaves_its_zero_rows():
     table = keras.Variable(start, name="table")
     plain = keras.Variable(start, name="plain")
     plain_ref = keras.Variable(start, name="plain")
-    _row_sparse.mark_table(table)  # as a layer marks its table
+    row_sparse.mark_table(table)  # as a layer marks its table
     optimizer = LazyAdam(learning_rate=0.1)
     reference = keras.optimizers.Adam(learning_rate=0.1)
     first = rng.standard_normal((4, 2)).astype("float32")
@@ -552,7 +552,7 @@ class _Table(keras.layers.Layer):
             name="table",
             autocast=False,
         )
-        _row_sparse.mark_table(self.table)
+        row_sparse.mark_table(self.table)
 
     def call(self, ids):
         rows = sparse_take(self.table, ids)
@@ -710,8 +710,8 @@ def test_config_round_trip():
 
 def test_row_sparse_helpers_leave_dense_gradients_alone():
     g = ops.convert_to_tensor(np.ones((3, 2), "float32"))
-    assert not _row_sparse.is_row_sparse(g)
-    assert _row_sparse.coalesce(g) is g
+    assert not row_sparse.is_row_sparse(g)
+    assert row_sparse.coalesce(g) is g
 
 
 def test_memory_at_scale_guide_runs():

@@ -1,4 +1,4 @@
-"""Row-sparse reads and row-sparse gradients, per backend (private).
+"""Row-sparse reads and row-sparse gradients, per backend.
 
 A table read by gather (an embedding, a memory's values) gets a gradient in
 which only the rows read are nonzero. TensorFlow represents it as a
