@@ -211,6 +211,10 @@ VARIANTS = {
     # The package's own memory_decoder as it is today (a check that
     # "baseline", the prototype with every candidate off, matches it).
     "library": {"library": True},
+    # The package's memory_decoder with the defaults chosen here
+    # (memory_scale=100, selection_regularizer="auto"), once they landed.
+    # ("library" runs in the results files predate them.)
+    "package_default": {"library": True},
     # (a) a memory whose logits move faster than Adam's step.
     "scale3": {"memory_scale": 3.0},
     "scale10": {"memory_scale": 10.0},

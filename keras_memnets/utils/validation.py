@@ -382,8 +382,8 @@ def check_values(condition, message, value=None):
     - On a symbolic `keras.KerasTensor` or a PyTorch "meta" tensor (shapes
       being inferred): nothing is checked.
 
-    The check costs a reduction to one boolean per call, plus a host
-    callback per step on JAX.
+    The check costs a reduction to one boolean per call (on JAX, a host
+    callback runs only when the check fails).
 
     Args:
         condition: boolean tensor (or array), of any shape.
@@ -419,7 +419,13 @@ def check_values(condition, message, value=None):
         if isinstance(ok, jax.core.Tracer):
             # A traced JAX function: a host callback raises when the
             # compiled step runs (it is kept under jax.jit and jax.grad).
-            jax.debug.callback(_raise_unless, ok, message)
+            # Inside `lax.cond`, the step calls the host only when the check
+            # fails, rather than at every step.
+            jax.lax.cond(
+                ok,
+                lambda: None,
+                lambda: jax.debug.callback(_raise_unless, ok, message),
+            )
             return value
     elif name == "torch" and ok.device.type == "meta":
         # Keras infers shapes on PyTorch's "meta" device: no values.
