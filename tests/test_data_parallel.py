@@ -41,7 +41,12 @@ def _model():
         [
             keras.Input((8,)),
             ApproximatorLayer(16, hidden_units=16, activation="tanh"),
-            MemoryLayer(memory_size=4, units=4, hidden_units=16),
+            # The notes' layer, without the default batch-level balance
+            # term: a tf.distribute replica computes that term on its own
+            # share of the batch, so it is not the single device's.
+            MemoryLayer(
+                memory_size=4, units=4, hidden_units=16, memory_scale=1.0
+            ),
         ]
     )
 

@@ -236,12 +236,15 @@ class LazyAdam(keras.optimizers.Adam):
     def _backend_apply_gradients(self, grads, trainable_variables):
         # Duplicate rows are summed first, so that clipping sees the dense
         # gradient's norm and values, and every row-sparse gradient is
-        # checked before anything is written. In a TensorFlow graph the
-        # checks are assertions, which automatic control dependencies run
-        # before the writes that follow them.
-        for gradient, variable in zip(grads, trainable_variables):
-            if row_sparse.is_row_sparse(gradient):
-                row_sparse.check_rows("LazyAdam", gradient, variable)
+        # checked before anything is read or written (in a TensorFlow
+        # graph the checks are assertions that the gradient's ids wait
+        # for).
+        grads = [
+            row_sparse.check_rows("LazyAdam", g, v)
+            if row_sparse.is_row_sparse(g)
+            else g
+            for g, v in zip(grads, trainable_variables)
+        ]
         grads = [row_sparse.coalesce(g) for g in grads]
         super()._backend_apply_gradients(grads, trainable_variables)
 

@@ -38,6 +38,12 @@ class LoadBalance(keras.regularizers.Regularizer):
     default `weight=1.0` puts the term on the scale of a reconstruction loss.
     Call `term(x)` for the unscaled value. A batch of 0 rows adds 0.
 
+    Under data parallelism the batch is the one the layer sees: JAX's
+    `keras.distribution.DataParallel` computes the term on the global
+    batch, whereas each replica of a `tf.distribute` strategy computes it
+    on its own share (as an unsynchronised batch normalisation does), so
+    such training differs slightly from one device's.
+
     Args:
         weight: float. Factor of the term, >= 0.
         mode: str. `"switch"` (default) or `"entropy"`.

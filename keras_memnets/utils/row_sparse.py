@@ -342,13 +342,18 @@ def check_rows(owner, gradient, variable):
     `[0, variable.shape[0])`, raise `ValueError` when the ids are known
     (PyTorch, TensorFlow eager). In a TensorFlow graph (a compiled step)
     the id check is a pair of assertions that fail the step with
-    `tf.errors.InvalidArgumentError`; automatic control dependencies run
-    them before the variable writes that come after them.
+    `tf.errors.InvalidArgumentError`: the returned gradient's ids depend on
+    them, so that nothing computed from the ids (a read or a write of the
+    rows) runs before they pass.
+
+    Returns:
+        The gradient (on TensorFlow in a graph, the same rows with ids
+        that depend on the checks).
     """
     name = getattr(variable, "path", None) or variable.name
     if keras.config.backend() == "torch":
         if gradient.sparse_dim() != 1:
-            return  # not row-sparse: `coalesce` makes it dense
+            return gradient  # not row-sparse: `coalesce` makes it dense
         # PyTorch: the gradient may be uncoalesced (and coalescing bad ids
         # is unsafe), so its raw ids and values are read.
         rows, values = gradient._indices()[0], gradient._values()
@@ -371,12 +376,18 @@ def check_rows(owner, gradient, variable):
         import tensorflow as tf
 
         if not tf.executing_eagerly():
-            # TensorFlow graph: the ids are not known here.
-            tf.debugging.assert_non_negative(rows, message=message)
-            tf.debugging.assert_less(
-                rows, tf.cast(num_rows, rows.dtype), message=message
-            )
-            return
+            # TensorFlow graph: the ids are not known here. The ids used
+            # from here on wait for the assertions (an assertion and a
+            # gather of the same ids are otherwise unordered).
+            checks = [
+                tf.debugging.assert_non_negative(rows, message=message),
+                tf.debugging.assert_less(
+                    rows, tf.cast(num_rows, rows.dtype), message=message
+                ),
+            ]
+            with tf.control_dependencies(checks):
+                rows = tf.identity(rows)
+            return tf.IndexedSlices(values, rows, gradient.dense_shape)
     if backend == "jax":
         import jax
 
@@ -384,13 +395,14 @@ def check_rows(owner, gradient, variable):
             # JAX under `jit`: the ids are not known, and a compiled JAX
             # function cannot raise; ids out of range are skipped by the
             # row reads and writes (JAX's "fill" and "drop" modes).
-            return
+            return gradient
     if rows.shape[0] == 0:
-        return
+        return gradient
     low = int(ops.convert_to_numpy(ops.min(rows)))
     high = int(ops.convert_to_numpy(ops.max(rows)))
     if low < 0 or high >= num_rows:
         raise ValueError(f"{message}, got {low if low < 0 else high}.")
+    return gradient
 
 
 def read_rows(variable, rows):
