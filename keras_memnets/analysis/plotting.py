@@ -3,17 +3,11 @@
 import numpy as np
 
 from keras_memnets.analysis.weights import DEFAULT_BINS
+from keras_memnets.utils.optional import import_pyplot
 
 
 def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the install
-        raise ImportError(
-            "keras_memnets.analysis plotting needs matplotlib: "
-            "pip install 'keras-memnets[analysis]'."
-        ) from e
-    return plt
+    return import_pyplot("keras_memnets.analysis plotting", "analysis")
 
 
 def _axes(ax):

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_memnets.api_export import register
+from keras_memnets.optimizers._arguments import check_base_arguments
 from keras_memnets.utils import row_sparse
 from keras_memnets.utils.validation import number_in_range
 
@@ -122,20 +123,9 @@ class LazyAdam(keras.optimizers.Adam):
         amsgrad=False,
         **kwargs,
     ):
-        if not isinstance(
-            learning_rate, keras.optimizers.schedules.LearningRateSchedule
-        ) and not callable(learning_rate):
-            learning_rate = _finite_non_negative(learning_rate, "learning_rate")
-        for arg_name in (
-            "weight_decay",
-            "clipnorm",
-            "clipvalue",
-            "global_clipnorm",
-        ):
-            if kwargs.get(arg_name) is not None:
-                kwargs[arg_name] = _finite_non_negative(
-                    kwargs[arg_name], arg_name
-                )
+        learning_rate, kwargs = check_base_arguments(
+            "LazyAdam", learning_rate, kwargs
+        )
         beta_1 = number_in_range(
             beta_1, "beta_1", "LazyAdam", 0.0, 1.0, high_inclusive=False
         )
@@ -446,9 +436,3 @@ class LazyAdam(keras.optimizers.Adam):
             self.beta_2,
             self.epsilon,
         )
-
-
-def _finite_non_negative(value, argument):
-    return number_in_range(
-        value, argument, "LazyAdam", 0.0, math.inf, high_inclusive=False
-    )

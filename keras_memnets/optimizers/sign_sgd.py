@@ -1,12 +1,11 @@
 """SignSGD, Signum, EF-SignSGD and signSGD with majority vote."""
 
-import math
-
 import keras
 from keras import ops
 
 from keras_memnets.api_export import PACKAGE
 from keras_memnets.api_export import register
+from keras_memnets.optimizers._arguments import check_base_arguments
 from keras_memnets.optimizers.skip_non_finite import SkipsNonFiniteSteps
 from keras_memnets.utils.validation import number_in_range
 
@@ -99,18 +98,9 @@ class SignSGD(SkipsNonFiniteSteps):
         majority_vote=False,
         **kwargs,
     ):
-        if not isinstance(
-            learning_rate, keras.optimizers.schedules.LearningRateSchedule
-        ) and not callable(learning_rate):
-            learning_rate = _non_negative(learning_rate, "learning_rate")
-        for name in (
-            "weight_decay",
-            "clipnorm",
-            "clipvalue",
-            "global_clipnorm",
-        ):
-            if kwargs.get(name) is not None:
-                kwargs[name] = _non_negative(kwargs[name], name)
+        learning_rate, kwargs = check_base_arguments(
+            "SignSGD", learning_rate, kwargs
+        )
         super().__init__(learning_rate=learning_rate, **kwargs)
         momentum = number_in_range(
             momentum, "momentum", "SignSGD", 0.0, 1.0, high_inclusive=False
@@ -264,13 +254,6 @@ else:
         _BackendSignSGD
     )
     register(SignSGD)
-
-
-def _non_negative(value, argument):
-    # A finite number >= 0 (infinity is refused too).
-    return number_in_range(
-        value, argument, "SignSGD", 0.0, math.inf, high_inclusive=False
-    )
 
 
 def _dense(gradient):

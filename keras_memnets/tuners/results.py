@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from keras_memnets.analysis.seeds import mean_sd
+from keras_memnets.utils.optional import import_pyplot
 
 # The keys of a row of `sweep_results`, in the order a CSV file lists them.
 RESULT_KEYS = (
@@ -136,14 +137,7 @@ def write_results(rows, path):
 
 
 def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as error:  # pragma: no cover - depends on the install
-        raise ImportError(
-            "plot_sweep needs matplotlib: pip install "
-            "'keras-memnets[capacity]'."
-        ) from error
-    return plt
+    return import_pyplot("plot_sweep", "capacity")
 
 
 def plot_sweep(rows, out_dir, prefix="capacity"):
